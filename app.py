@@ -1,0 +1,34 @@
+"""Yiting's entry point: ``python app.py`` serves the app; ``flask --app app …`` runs commands.
+
+The Socket.IO async mode is a setting (``SOCKETIO_ASYNC_MODE``: eventlet, gevent or
+threading). Where a mode needs monkey-patching it happens here, before any other import;
+no other module touches eventlet or gevent.
+"""
+
+import os
+
+ASYNC_MODE = os.environ.get("SOCKETIO_ASYNC_MODE", "eventlet")
+if ASYNC_MODE == "eventlet":
+    import eventlet
+
+    eventlet.monkey_patch()
+elif ASYNC_MODE == "gevent":
+    from gevent import monkey
+
+    monkey.patch_all()
+
+from consult import create_app
+from consult.extensions import socketio
+
+app = create_app({"SOCKETIO_ASYNC_MODE": ASYNC_MODE})
+
+
+def main() -> None:
+    host, port = app.config["HOST"], app.config["PORT"]
+    print(f"Yiting serving on http://{host}:{port} (async mode: {ASYNC_MODE})", flush=True)
+    options = {"allow_unsafe_werkzeug": True} if ASYNC_MODE == "threading" else {}
+    socketio.run(app, host=host, port=port, log_output=False, **options)
+
+
+if __name__ == "__main__":
+    main()

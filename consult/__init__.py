@@ -1,0 +1,84 @@
+"""Yiting (议厅): online community consultation.
+
+``create_app`` builds the Flask application; each feature is a sub-package with an
+``init_app(app)`` that registers its models, routes, API calls and Socket.IO events.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from flask import Flask
+
+from . import config
+from .extensions import babel, csrf, db, login_manager, migrate, socketio
+
+#: The features, in the order their routes are registered.
+FEATURES = (
+    "audit",
+    "accounts",
+    "communities",
+    "consultations",
+    "room",
+    "motions",
+    "outcomes",
+    "topics",
+    "web",
+    "cli",
+)
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=str(config.ROOT / "templates"),
+        static_folder=str(config.ROOT / "static"),
+    )
+    app.config.update(config.DEFAULTS)
+    app.config.update(config.from_environment())
+    if overrides:
+        app.config.update(overrides)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(config.ROOT / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.session_protection = "basic"
+
+    from .accounts.service import load_session_user
+
+    login_manager.user_loader(load_session_user)
+
+    from .web import i18n
+
+    babel.init_app(
+        app,
+        locale_selector=i18n.select_locale,
+        timezone_selector=i18n.select_timezone,
+        default_translation_directories=str(config.ROOT / "consult" / "translations"),
+    )
+    socketio.init_app(
+        app,
+        async_mode=app.config["SOCKETIO_ASYNC_MODE"],
+        message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
+        cors_allowed_origins=app.config["SOCKETIO_CORS_ORIGINS"],
+        max_http_buffer_size=app.config["SOCKETIO_MAX_HTTP_BUFFER_SIZE"],
+        ping_interval=20,
+        ping_timeout=20,
+    )
+
+    with app.app_context():
+        from .core import database
+
+        database.configure(app)
+
+    for name in FEATURES:
+        module = import_module(f".{name}", __name__)
+        if hasattr(module, "init_app"):
+            module.init_app(app)
+
+    from .api import bp as api_bp
+
+    app.register_blueprint(api_bp)
+    return app

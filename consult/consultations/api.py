@@ -1,0 +1,127 @@
+from flask import jsonify
+from flask_wtf import FlaskForm
+from wtforms import FieldList, IntegerField, StringField
+from wtforms.validators import InputRequired, Length, Optional
+
+from consult.api import bp, json_body, require_user
+from consult.communities.service import get_community
+from consult.core.payload import parse
+from consult.core.time import to_storage
+from consult.errors import Invalid
+
+from . import service
+
+
+class ConsultationPayload(FlaskForm):
+    community = StringField(validators=[Optional(), Length(max=40)])
+    title = StringField(validators=[Optional(), Length(max=200)])
+    description = StringField(validators=[Optional(), Length(max=50_000)])
+    form = StringField(validators=[Optional(), Length(max=32)])
+    access = StringField(validators=[Optional(), Length(max=16)])
+    place = StringField(validators=[Optional(), Length(max=200)])
+    scheduled_at = StringField(validators=[Optional(), Length(max=40)])
+    agenda = FieldList(StringField(validators=[Length(max=200)]), max_entries=30)
+    seconds_required = IntegerField(validators=[Optional()])
+    default_threshold = StringField(validators=[Optional(), Length(max=24)])
+
+
+class ParticipantPayload(FlaskForm):
+    username = StringField(validators=[InputRequired(), Length(max=64)])
+    role = StringField(validators=[InputRequired(), Length(max=16)])
+
+
+class TransitionPayload(FlaskForm):
+    to = StringField(validators=[InputRequired(), Length(max=32)])
+    reason = StringField(validators=[Optional(), Length(max=2000)])
+
+
+def _fields(raw: dict, form: ConsultationPayload, tz: str) -> dict:
+    """Only the fields the caller sent, converted for the service."""
+    from datetime import datetime
+
+    fields = {}
+    for name in ("title", "description", "form", "access", "place", "default_threshold"):
+        if name in raw:
+            fields[name] = getattr(form, name).data
+    if "seconds_required" in raw:
+        fields["seconds_required"] = form.seconds_required.data
+    if "agenda" in raw:
+        fields["agenda"] = list(form.agenda.data)
+    if "scheduled_at" in raw:
+        value = form.scheduled_at.data
+        if value:
+            try:
+                parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError as exc:
+                raise Invalid(
+                    "invalid_scheduled_at", "scheduled_at is an ISO 8601 date and time"
+                ) from exc
+            fields["scheduled_at"] = to_storage(parsed, tz)
+        else:
+            fields["scheduled_at"] = None
+    return fields
+
+
+@bp.post("/consultations")
+def create_consultation():
+    """``{community, title, description?, form?, access?, ...}``; the creator chairs it."""
+    actor = require_user()
+    raw = json_body()
+    form = parse(ConsultationPayload, raw)
+    if not form.community.data:
+        raise Invalid("community_required", "community (its slug) is required")
+    community = get_community(form.community.data)
+    if "title" not in raw:
+        raw["title"] = None
+    consultation = service.create_consultation(
+        actor, community, **_fields(raw, form, community.timezone)
+    )
+    return jsonify(service.to_dict(consultation, with_participants=True)), 201
+
+
+@bp.get("/consultations/<int:consultation_id>")
+def get_consultation(consultation_id):
+    from flask_login import current_user
+
+    consultation = service.get_consultation(consultation_id)
+    service.require_view(current_user, consultation)
+    return jsonify(service.to_dict(consultation, with_participants=True))
+
+
+@bp.patch("/consultations/<int:consultation_id>")
+def update_consultation(consultation_id):
+    actor = require_user()
+    consultation = service.get_consultation(consultation_id)
+    raw = json_body()
+    form = parse(ConsultationPayload, raw)
+    fields = _fields(raw, form, consultation.community.timezone)
+    service.update_consultation(actor, consultation, **fields)
+    return jsonify(service.to_dict(consultation, with_participants=True))
+
+
+@bp.post("/consultations/<int:consultation_id>/participants")
+def set_participant(consultation_id):
+    """Invite someone with a role, or change their role."""
+    actor = require_user()
+    consultation = service.get_consultation(consultation_id)
+    form = parse(ParticipantPayload, json_body())
+    found = service.set_participant(actor, consultation, form.username.data, form.role.data)
+    return jsonify(found.to_dict()), 200
+
+
+@bp.delete("/consultations/<int:consultation_id>/participants/<username>")
+def remove_participant(consultation_id, username):
+    actor = require_user()
+    consultation = service.get_consultation(consultation_id)
+    service.remove_participant(actor, consultation, username)
+    return "", 204
+
+
+@bp.post("/consultations/<int:consultation_id>/transition")
+def transition(consultation_id):
+    """``{to, reason?}`` with ``to`` one of announced, live, closed, cancelled."""
+    actor = require_user()
+    consultation = service.get_consultation(consultation_id)
+    form = parse(TransitionPayload, json_body())
+    service.transition(actor, consultation, form.to.data, form.reason.data)
+    return jsonify(service.to_dict(consultation))

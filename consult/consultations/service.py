@@ -1,0 +1,351 @@
+"""Consultation operations: create, edit, invite, move through the lifecycle."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+
+from consult import audit
+from consult.accounts.service import find_user
+from consult.communities.models import Community, Membership
+from consult.communities.service import can_chair, is_community_admin, is_member
+from consult.core import notify
+from consult.core.payload import check_text
+from consult.core.time import isoformat, utcnow
+from consult.errors import Conflict, Forbidden, Invalid, NotFound
+from consult.extensions import db
+
+from .models import (
+    ACCESS,
+    FORMS,
+    PARTICIPANT_ROLES,
+    TRANSITIONS,
+    AgendaItem,
+    Consultation,
+    Participant,
+)
+
+THRESHOLDS = ("simple", "majority_cast", "majority_eligible", "two_thirds")
+MAX_AGENDA_ITEMS = 30
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def get_consultation(consultation_id) -> Consultation:
+    try:
+        key = int(consultation_id)
+    except (TypeError, ValueError):
+        key = None
+    consultation = db.session.get(Consultation, key) if key and 0 < key < 2**63 else None
+    if consultation is None:
+        raise NotFound("consultation_not_found", _("No such consultation."))
+    return consultation
+
+
+def participant(user, consultation: Consultation) -> Participant | None:
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return db.session.scalar(
+        sa.select(Participant).where(
+            Participant.consultation_id == consultation.id, Participant.user_id == user.id
+        )
+    )
+
+
+def role_of(user, consultation: Consultation) -> str | None:
+    found = participant(user, consultation)
+    return found.role if found else None
+
+
+def is_chair(user, consultation: Consultation) -> bool:
+    return role_of(user, consultation) == "chair"
+
+
+def can_manage(user, consultation: Consultation) -> bool:
+    """The chair, or an admin of the community, prepares and steers the consultation."""
+    return is_chair(user, consultation) or is_community_admin(user, consultation.community)
+
+
+def can_view(user, consultation: Consultation) -> bool:
+    if can_manage(user, consultation):
+        return True
+    role = role_of(user, consultation)
+    if consultation.status == "draft":
+        return role == "secretary"
+    if consultation.access == "open":
+        return True  # announced and later: anyone may read an open consultation
+    return role is not None
+
+
+def require_view(user, consultation: Consultation) -> None:
+    if not can_view(user, consultation):
+        if consultation.status == "draft" or not getattr(user, "is_authenticated", False):
+            # Do not reveal that an unpublished or invited-only consultation exists.
+            raise NotFound("consultation_not_found", _("No such consultation."))
+        raise Forbidden("not_invited", _("This consultation is for invited participants."))
+
+
+def require_manage(user, consultation: Consultation) -> None:
+    if not can_manage(user, consultation):
+        raise Forbidden("not_chair", _("Only the chair of this consultation may do this."))
+
+
+def participants(consultation: Consultation) -> list[Participant]:
+    return list(
+        db.session.scalars(
+            sa.select(Participant)
+            .where(Participant.consultation_id == consultation.id)
+            .order_by(Participant.created_at, Participant.id)
+        )
+    )
+
+
+def visible_consultations(user, community: Community) -> list[Consultation]:
+    query = (
+        sa.select(Consultation)
+        .where(Consultation.community_id == community.id)
+        .order_by(Consultation.created_at.desc(), Consultation.id.desc())
+    )
+    return [c for c in db.session.scalars(query) if can_view(user, c)]
+
+
+# --- writing ---------------------------------------------------------------------------
+
+
+def _clean_text(value, name: str, max_length: int, required: bool = False) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise Invalid("invalid_type", _("Field “%(name)s” must be text.", name=name))
+    value = check_text(value).strip()
+    if required and not value:
+        raise Invalid(f"{name}_required", _("Field “%(name)s” is required.", name=name))
+    if len(value) > max_length:
+        raise Invalid(
+            f"{name}_too_long",
+            _("Field “%(name)s” may have at most %(n)d characters.", name=name, n=max_length),
+        )
+    return value
+
+
+def _set_fields(consultation: Consultation, fields: dict) -> None:
+    if "title" in fields:
+        consultation.title = _clean_text(fields["title"], "title", 200, required=True)
+    if "description" in fields:
+        consultation.description = _clean_text(fields["description"], "description", 50_000)
+    if "form" in fields and fields["form"] is not None:
+        if fields["form"] not in FORMS:
+            raise Invalid("invalid_form", _("Unknown meeting form."))
+        consultation.form = fields["form"]
+    if "access" in fields and fields["access"] is not None:
+        if fields["access"] not in ACCESS:
+            raise Invalid("invalid_access", _("Access is “open” or “invited”."))
+        consultation.access = fields["access"]
+    if "place" in fields:
+        consultation.place = _clean_text(fields["place"], "place", 200)
+    if "scheduled_at" in fields:
+        value = fields["scheduled_at"]
+        if value is not None and not isinstance(value, datetime):
+            raise Invalid("invalid_scheduled_at", _("The time is not a valid date and time."))
+        consultation.scheduled_at = value
+    if "seconds_required" in fields and fields["seconds_required"] is not None:
+        value = fields["seconds_required"]
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 50:
+            raise Invalid("invalid_seconds_required", _("Seconders needed: a number from 0 to 50."))
+        consultation.seconds_required = value
+    if "default_threshold" in fields and fields["default_threshold"] is not None:
+        if fields["default_threshold"] not in THRESHOLDS:
+            raise Invalid("invalid_threshold", _("Unknown threshold."))
+        consultation.default_threshold = fields["default_threshold"]
+    if "agenda" in fields and fields["agenda"] is not None:
+        items = fields["agenda"]
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            raise Invalid("invalid_agenda", _("The agenda is a list of items."))
+        items = [_clean_text(i, "agenda", 200) for i in items]
+        items = [i for i in items if i]
+        if len(items) > MAX_AGENDA_ITEMS:
+            raise Invalid("invalid_agenda", _("At most %(n)d agenda items.", n=MAX_AGENDA_ITEMS))
+        consultation.agenda_items = [
+            AgendaItem(position=n, title=title) for n, title in enumerate(items, start=1)
+        ]
+
+
+def create_consultation(actor, community: Community, **fields) -> Consultation:
+    """A new draft; its creator chairs it."""
+    if not can_chair(actor, community):
+        raise Forbidden(
+            "not_allowed_to_create",
+            _("Only a community admin or a chair of this community may create consultations."),
+        )
+    consultation = Consultation(community=community, created_by_id=actor.id, status="draft")
+    _set_fields(consultation, {"title": fields.pop("title", None), **fields})
+    db.session.add(consultation)
+    db.session.flush()
+    db.session.add(Participant(consultation_id=consultation.id, user_id=actor.id, role="chair"))
+    audit.record(actor, "consultation.created", consultation, title=consultation.title)
+    db.session.commit()
+    return consultation
+
+
+def update_consultation(actor, consultation: Consultation, **fields) -> Consultation:
+    require_manage(actor, consultation)
+    if consultation.status not in ("draft", "announced"):
+        raise Conflict("not_editable", _("Only a draft or announced consultation can be edited."))
+    try:
+        _set_fields(consultation, fields)
+    except Invalid:
+        db.session.rollback()
+        raise
+    audit.record(actor, "consultation.updated", consultation, fields=sorted(fields))
+    db.session.commit()
+    return consultation
+
+
+def _count_chairs(consultation: Consultation) -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Participant)
+        .where(Participant.consultation_id == consultation.id, Participant.role == "chair")
+    )
+
+
+def set_participant(actor, consultation: Consultation, username, role) -> Participant:
+    """Invite someone with a role, or change the role of someone already taking part."""
+    require_manage(actor, consultation)
+    if consultation.status in ("closed", "cancelled"):
+        raise Conflict("consultation_closed", _("This consultation is over."))
+    if role not in PARTICIPANT_ROLES:
+        raise Invalid(
+            "invalid_role", _("Role is one of chair, secretary, voter, speaker, observer.")
+        )
+    user = find_user(username) if isinstance(username, str) else None
+    if user is None:
+        raise NotFound("user_not_found", _("No such user."))
+    if not db.session.scalar(
+        sa.select(Membership).where(
+            Membership.community_id == consultation.community_id, Membership.user_id == user.id
+        )
+    ):
+        raise Invalid("not_member", _("%(name)s is not a member of this community.", name=username))
+    found = participant(user, consultation)
+    if found is None:
+        found = Participant(consultation_id=consultation.id, user_id=user.id, role=role)
+        db.session.add(found)
+        action = "participant.invited"
+    else:
+        if found.role == "chair" and role != "chair" and _count_chairs(consultation) <= 1:
+            raise Conflict("last_chair", _("A consultation needs a chair."))
+        found.role = role
+        action = "participant.role_changed"
+    db.session.flush()
+    audit.record(actor, action, found, username=user.username, role=role)
+    db.session.commit()
+    notify.announce(
+        "participants:updated",
+        {"consultation_id": consultation.id, "participant": found.to_dict()},
+        room=notify.room_name(consultation.id),
+    )
+    return found
+
+
+def remove_participant(actor, consultation: Consultation, username) -> None:
+    require_manage(actor, consultation)
+    user = find_user(username) if isinstance(username, str) else None
+    found = participant(user, consultation) if user else None
+    if found is None:
+        raise NotFound("participant_not_found", _("This person is not taking part."))
+    if found.role == "chair" and _count_chairs(consultation) <= 1:
+        raise Conflict("last_chair", _("A consultation needs a chair."))
+    audit.record(actor, "participant.removed", found, username=user.username)
+    db.session.delete(found)
+    db.session.commit()
+
+
+def ensure_participant(user, consultation: Consultation) -> Participant:
+    """The user's place in the consultation; members joining an open one take part as voters."""
+    found = participant(user, consultation)
+    if found is not None:
+        return found
+    if consultation.access == "open" and is_member(user, consultation.community):
+        found = Participant(
+            consultation_id=consultation.id, user_id=user.id, role="voter", invited=False
+        )
+        db.session.add(found)
+        db.session.flush()
+        audit.record(user, "participant.joined", found, role="voter")
+        db.session.commit()
+        return found
+    raise Forbidden("not_participant", _("You are not a participant of this consultation."))
+
+
+def transition(actor, consultation: Consultation, to: str, reason: str | None = None):
+    """Move the consultation to ``to``; illegal moves are refused with ``illegal_transition``."""
+    require_manage(actor, consultation)
+    allowed = TRANSITIONS.get(consultation.status, set())
+    if to not in allowed:
+        raise Conflict(
+            "illegal_transition",
+            _(
+                "A consultation cannot go from “%(from)s” to “%(to)s”.",
+                **{"from": consultation.status, "to": str(to)[:32]},
+            ),
+            allowed=sorted(allowed),
+        )
+    if to == "cancelled":
+        reason = _clean_text(reason, "reason", 2000)
+        if not reason:
+            raise Invalid("reason_required", _("Say why the consultation is cancelled."))
+        consultation.cancel_reason = reason
+    now = utcnow()
+    if to == "announced":
+        consultation.announced_at = now
+    elif to == "live":
+        consultation.opened_at = now
+    elif to == "closed":
+        consultation.closed_at = now
+    previous = consultation.status
+    consultation.status = to
+    audit.record(actor, "consultation." + to, consultation, previous=previous, reason=reason)
+    db.session.commit()
+    notify.announce(
+        "consultation:status",
+        {"consultation_id": consultation.id, "status": to, "previous": previous},
+        room=notify.room_name(consultation.id),
+    )
+    for hook in _transition_hooks:
+        hook(actor, consultation, previous, to)
+    return consultation
+
+
+_transition_hooks = []
+
+
+def on_transition(hook):
+    """Let other features react to a lifecycle step (notifications, the room's system lines)."""
+    _transition_hooks.append(hook)
+    return hook
+
+
+def to_dict(consultation: Consultation, with_participants: bool = False) -> dict:
+    data = {
+        "id": consultation.id,
+        "community": consultation.community.slug,
+        "title": consultation.title,
+        "description": consultation.description,
+        "form": consultation.form,
+        "access": consultation.access,
+        "status": consultation.status,
+        "scheduled_at": isoformat(consultation.scheduled_at),
+        "place": consultation.place,
+        "agenda": [item.title for item in consultation.agenda_items],
+        "seconds_required": consultation.seconds_required,
+        "default_threshold": consultation.default_threshold,
+        "cancel_reason": consultation.cancel_reason,
+        "created_at": isoformat(consultation.created_at),
+    }
+    if with_participants:
+        data["participants"] = [p.to_dict() for p in participants(consultation)]
+    return data

@@ -1,0 +1,1 @@
+"""What every feature shares: time, Markdown, payload parsing, the notifier, web glue."""

@@ -1,0 +1,52 @@
+"""Engine settings: SQLite gets WAL, foreign keys and a busy timeout."""
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from consult.extensions import db
+
+
+def configure(app) -> None:
+    engine: Engine = db.engine
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
+def all_models():
+    """Import every feature's models so that metadata is complete (migrations, tests)."""
+    from importlib import import_module
+
+    from consult import FEATURES
+
+    for name in FEATURES:
+        try:
+            import_module(f"consult.{name}.models")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"consult.{name}.models":
+                raise
+    return db.metadata
+
+
+def lock_for_write(session=None) -> None:
+    """Take the database's write lock now, so that checks made next hold until commit.
+
+    On SQLite this starts the transaction with ``BEGIN IMMEDIATE`` (writers queue behind the
+    busy timeout instead of failing when their snapshot is stale). On PostgreSQL lock the
+    rows you check with ``SELECT … FOR UPDATE`` instead (``.with_for_update()``).
+    """
+    session = session or db.session
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    raw = connection.connection.driver_connection
+    if not raw.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

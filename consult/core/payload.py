@@ -1,0 +1,118 @@
+"""Parsing untrusted payloads (JSON bodies and Socket.IO event data) through WTForms.
+
+The same form classes serve HTML forms, the JSON API and Socket.IO events. JSON values are
+type-checked against the field before WTForms sees them, so ``{"title": {"x": 1}}`` is
+refused as a wrong type instead of being turned into a string.
+"""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+from werkzeug.datastructures import MultiDict
+from wtforms import Form
+from wtforms.fields import (
+    BooleanField,
+    DateTimeLocalField,
+    FieldList,
+    IntegerField,
+    SelectMultipleField,
+)
+
+from consult.errors import BadRequest, Invalid
+
+MAX_DEPTH = 8
+
+
+def check_text(value: str) -> str:
+    """Refuse text that no database stores faithfully: NUL bytes and lone surrogates."""
+    if "\x00" in value:
+        raise Invalid("invalid_text", _("Text must not contain NUL characters."))
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise Invalid("invalid_text", _("Text is not valid Unicode.")) from exc
+    return value
+
+
+def _depth(value, level: int = 0) -> int:
+    if level > MAX_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max([_depth(v, level + 1) for v in value.values()] or [level + 1])
+    if isinstance(value, list):
+        return max([_depth(v, level + 1) for v in value] or [level + 1])
+    return level
+
+
+def _scalar(name: str, field, value) -> str:
+    wrong = Invalid(
+        "invalid_type",
+        _("Field “%(name)s” has the wrong type.", name=name),
+        fields={name: [_("Wrong type.")]},
+    )
+    if isinstance(field, BooleanField):
+        if not isinstance(value, bool):
+            raise wrong
+        return "y" if value else ""
+    if isinstance(field, IntegerField):
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise wrong
+        return str(value)
+    if not isinstance(value, str):
+        raise wrong
+    return check_text(value)
+
+
+def to_formdata(form_cls: type[Form], payload) -> MultiDict:
+    if not isinstance(payload, dict):
+        raise BadRequest("bad_payload", _("The request body must be a JSON object."))
+    if _depth(payload) > MAX_DEPTH:
+        raise BadRequest("bad_payload", _("The request body is nested too deeply."))
+    fields = {name: unbound for name, unbound in form_cls()._fields.items()}
+    data = MultiDict()
+    for name, value in payload.items():
+        field = fields.get(name)
+        if field is None or value is None:
+            continue  # unknown fields are ignored; null means absent
+        if isinstance(field, FieldList | SelectMultipleField):
+            if not isinstance(value, list):
+                raise Invalid(
+                    "invalid_type",
+                    _("Field “%(name)s” must be a list.", name=name),
+                    fields={name: [_("Must be a list.")]},
+                )
+            for index, item in enumerate(value):
+                key = f"{name}-{index}" if isinstance(field, FieldList) else name
+                if not isinstance(item, str):
+                    raise Invalid(
+                        "invalid_type",
+                        _("Field “%(name)s” must be a list of text.", name=name),
+                        fields={name: [_("Must be a list of text.")]},
+                    )
+                data.add(key, check_text(item))
+        elif isinstance(field, DateTimeLocalField):
+            if not isinstance(value, str):
+                raise Invalid("invalid_type", _("Field “%(name)s” must be a date.", name=name))
+            data.add(name, value.replace("T", " ")[:16].replace(" ", "T"))
+        else:
+            data.add(name, _scalar(name, field, value))
+    return data
+
+
+def parse(form_cls: type[Form], payload) -> Form:
+    """A validated form for ``payload``, or :class:`Invalid` naming each bad field."""
+    form = form_cls(formdata=to_formdata(form_cls, payload), meta={"csrf": False})
+    if not form.validate():
+        raise invalid_form(form)
+    return form
+
+
+def invalid_form(form: Form) -> Invalid:
+    errors = {name: [str(e) for e in errs] for name, errs in form.errors.items()}
+    first_name, first_errors = next(iter(errors.items()))
+    label = getattr(form, first_name).label.text if hasattr(form, first_name) else first_name
+    return Invalid(
+        "invalid_field",
+        _("%(field)s: %(error)s", field=label, error=first_errors[0]),
+        fields=errors,
+    )

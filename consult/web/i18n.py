@@ -1,0 +1,54 @@
+"""Language (Simplified Chinese by default, English) and time zone selection."""
+
+from flask import current_app, g, request
+from flask_babel import format_datetime, get_locale
+
+from consult.core.time import as_utc, zone
+
+COOKIE = "lang"
+
+
+def _match(tag: str | None) -> str | None:
+    if not tag:
+        return None
+    tag = tag.replace("_", "-").lower()
+    for code in current_app.config["LANGUAGES"]:
+        if tag == code or tag.startswith(code + "-"):
+            return code
+    return None
+
+
+def select_locale() -> str:
+    chosen = _match(request.args.get("lang")) or _match(request.cookies.get(COOKIE))
+    if chosen:
+        return chosen
+    for tag, _quality in request.accept_languages:
+        found = _match(tag)
+        if found:
+            return found
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def select_timezone() -> str:
+    return g.get("timezone") or current_app.config["BABEL_DEFAULT_TIMEZONE"]
+
+
+def use_timezone(name: str) -> None:
+    """Show times of this request in ``name`` (the community's time zone)."""
+    g.timezone = zone(name).key
+
+
+def localtime(value, fmt: str = "medium") -> str:
+    if value is None:
+        return ""
+    return format_datetime(as_utc(value), fmt)
+
+
+def html_lang() -> str:
+    return "zh-Hans" if str(get_locale()).startswith("zh") else "en"
+
+
+def init_app(app):
+    app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.globals["html_lang"] = html_lang
+    app.jinja_env.globals["current_locale"] = lambda: str(get_locale())

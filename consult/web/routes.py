@@ -1,0 +1,65 @@
+from flask import Blueprint, abort, redirect, render_template, request, send_from_directory, url_for
+from flask_login import current_user
+
+from consult.communities.service import communities_of
+from consult.config import ROOT
+
+from .i18n import COOKIE
+
+bp = Blueprint("web", __name__)
+
+VENDOR = {
+    "socket.io.esm.min.js": ROOT / "node_modules" / "socket.io-client" / "dist",
+}
+ONE_YEAR = 365 * 24 * 3600
+
+
+def _safe_next(default: str = "/") -> str:
+    target = request.args.get("next") or request.referrer or default
+    # Only paths on this site: no scheme, no host, no protocol-relative "//".
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        from urllib.parse import urlparse
+
+        parsed = urlparse(target)
+        if parsed.netloc and parsed.netloc == request.host:
+            return parsed.path + (f"?{parsed.query}" if parsed.query else "")
+        return default
+    return target
+
+
+@bp.route("/")
+def home():
+    return render_template("home.html", communities=communities_of(current_user))
+
+
+@bp.route("/lang/<code>")
+def set_language(code):
+    response = redirect(_safe_next())
+    if code in ("zh", "en"):
+        response.set_cookie(COOKIE, code, max_age=ONE_YEAR, samesite="Lax", httponly=True)
+    return response
+
+
+@bp.route("/text/<size>")
+def set_text_size(size):
+    response = redirect(_safe_next())
+    if size in ("normal", "large"):
+        response.set_cookie("text", size, max_age=ONE_YEAR, samesite="Lax", httponly=True)
+    return response
+
+
+@bp.route("/vendor/<name>")
+def vendor(name):
+    folder = VENDOR.get(name)
+    if folder is None:
+        abort(404)
+    return send_from_directory(folder, name, max_age=3600)
+
+
+@bp.app_context_processor
+def page_globals():
+    return {
+        "large_text": request.cookies.get("text") == "large",
+        "switch_next": request.full_path.rstrip("?"),
+        "url_for": url_for,
+    }
