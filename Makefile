@@ -17,7 +17,7 @@ node_modules/.installed: package.json
 	touch $@
 
 translations: $(BIN)/.installed
-	$(BIN)/pybabel compile --quiet -d consult/translations -f
+	$(BIN)/pybabel compile -d consult/translations -f
 
 setup: $(BIN)/.installed node_modules/.installed translations
 
