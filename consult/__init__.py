@@ -28,6 +28,18 @@ FEATURES = (
 )
 
 
+def _import_socket_events() -> None:
+    """Import every feature's ``events`` module before the Socket.IO server is built, so its
+    handlers are registered on every app this process creates (tests create many)."""
+    import_module(".core.sockets", __name__)
+    for name in FEATURES:
+        try:
+            import_module(f".{name}.events", __name__)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}.events":
+                raise
+
+
 def create_app(overrides: dict | None = None) -> Flask:
     app = Flask(
         __name__,
@@ -58,6 +70,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         timezone_selector=i18n.select_timezone,
         default_translation_directories=str(config.ROOT / "consult" / "translations"),
     )
+    _import_socket_events()
     socketio.init_app(
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],

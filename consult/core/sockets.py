@@ -1,0 +1,92 @@
+"""The Socket.IO edge shared by every feature: authentication at ``connect`` and the
+acknowledgement wrapper for client-to-server events.
+
+Every event handler is written as ``@socket_event("name")`` and returns a dict; the client's
+acknowledgement is ``{"ok": true, **result}`` or ``{"ok": false, "error": {code, message}}``.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import wraps
+
+from flask import g, request, session
+from flask_babel import gettext as _
+from flask_login import current_user, login_user
+from flask_socketio import join_room
+
+from consult.errors import BadRequest, DomainError, Unauthorized
+from consult.extensions import db, socketio
+
+from .notify import user_room
+
+log = logging.getLogger(__name__)
+
+#: Every client-to-server event name, for the docs and the authorisation tests.
+EVENTS: set[str] = set()
+
+
+def _token_user(auth):
+    from consult.accounts.service import user_for_token
+
+    if isinstance(auth, dict) and isinstance(auth.get("token"), str):
+        return user_for_token(auth["token"])
+    return None
+
+
+@socketio.on("connect")
+def connect(auth=None):
+    """Accept a signed-in browser (session cookie) or a bearer token in ``auth``."""
+    try:
+        if isinstance(auth, dict) and "token" in auth:
+            user = _token_user(auth)
+            if user is None:
+                message = _("This token is not valid or was revoked.")
+                raise ConnectionRefusedError({"code": "invalid_token", "message": message})
+            login_user(user)  # in this connection's own session only
+        elif not current_user.is_authenticated:
+            raise ConnectionRefusedError(
+                {"code": "unauthorized", "message": _("Sign in to join the room.")}
+            )
+        session["sid_user"] = current_user.id
+        join_room(user_room(current_user.id))
+    finally:
+        db.session.remove()
+
+
+def _failure(error: DomainError) -> dict:
+    return {"ok": False, "error": {"code": error.code, "message": error.message}}
+
+
+def socket_event(name: str, namespace: str | None = None):
+    """Register a handler that always answers through the acknowledgement."""
+
+    def decorator(handler):
+        EVENTS.add(name)
+
+        @wraps(handler)
+        def wrapped(data=None, *extra):
+            try:
+                if not current_user.is_authenticated:
+                    raise Unauthorized("unauthorized", _("Sign in to join the room."))
+                if data is None:
+                    data = {}
+                if not isinstance(data, dict):
+                    raise BadRequest("bad_payload", _("The event data must be an object."))
+                g.socket_sid = request.sid
+                result = handler(data) or {}
+                return {"ok": True, **result}
+            except DomainError as error:
+                db.session.rollback()
+                return _failure(error)
+            except Exception:  # noqa: BLE001 — the client always gets an answer
+                log.exception("socket event %s failed", name)
+                db.session.rollback()
+                return _failure(DomainError("server_error", _("Something went wrong on our side.")))
+            finally:
+                db.session.remove()
+
+        socketio.on_event(name, wrapped, namespace=namespace)
+        return wrapped
+
+    return decorator
