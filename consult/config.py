@@ -35,8 +35,9 @@ def _int(name: str, default: int) -> int:
 def from_environment() -> dict:
     data_dir = _data_dir()
     database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{data_dir / 'yiting.db'}"
-    if database_url.startswith("postgres://"):
-        database_url = "postgresql://" + database_url[len("postgres://") :]
+    for prefix in ("postgres://", "postgresql://"):
+        if database_url.startswith(prefix):  # psycopg 3 is the driver we install
+            database_url = "postgresql+psycopg://" + database_url[len(prefix) :]
     origins = os.environ.get("SOCKETIO_CORS_ORIGINS")
     return {
         "SECRET_KEY": _secret_key(data_dir),

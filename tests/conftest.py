@@ -289,3 +289,31 @@ def new_context(browser, request):
     yield make
     for context in contexts:
         context.close()
+
+
+# --- real database and queue servers -----------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory):
+    """A PostgreSQL cluster on loopback for the whole run."""
+    from tests.servers import Postgres, postgres_bin
+
+    require(postgres_bin() is not None, "PostgreSQL is not installed (apt-get install postgresql)")
+    server = Postgres()
+    server.start()
+    yield server
+    server.stop()
+    server.remove()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A Redis server on loopback for the whole run."""
+    from tests.servers import Redis, redis_bin
+
+    require(redis_bin() is not None, "Redis is not installed (apt-get install redis-server)")
+    server = Redis(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
