@@ -50,6 +50,8 @@ def from_environment() -> dict:
         "HOST": os.environ.get("HOST", "127.0.0.1"),
         "PORT": _int("PORT", 5000),
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "") == "1",
+        # Number of reverse proxies in front (nginx: 1) whose X-Forwarded-* headers to trust.
+        "PROXY_HOPS": _int("PROXY_HOPS", 0),
     }
 
 
