@@ -52,6 +52,10 @@ def from_environment() -> dict:
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "") == "1",
         # Number of reverse proxies in front (nginx: 1) whose X-Forwarded-* headers to trust.
         "PROXY_HOPS": _int("PROXY_HOPS", 0),
+        # Chat limits (SPEC 4): per-user rate and message length.
+        "ROOM_RATE_LIMIT_COUNT": _int("ROOM_RATE_LIMIT_COUNT", 5),
+        "ROOM_RATE_LIMIT_SECONDS": _int("ROOM_RATE_LIMIT_SECONDS", 10),
+        "ROOM_MESSAGE_MAX_LENGTH": _int("ROOM_MESSAGE_MAX_LENGTH", 2000),
     }
 
 
@@ -72,8 +76,4 @@ DEFAULTS = {
     "LOGIN_WINDOW_SECONDS": 15 * 60,
     "LOGIN_MAX_FAILURES_PER_ACCOUNT": 5,
     "LOGIN_MAX_FAILURES_PER_ADDRESS": 20,
-    # The live room.
-    "ROOM_MESSAGE_MAX_LENGTH": 2000,
-    "ROOM_RATE_LIMIT_COUNT": 5,
-    "ROOM_RATE_LIMIT_SECONDS": 10,
 }
