@@ -31,6 +31,9 @@ test: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+bench: setup
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
 lint: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .

@@ -1,0 +1,263 @@
+"""Yiting's benchmark: room fan-out against a bare Socket.IO server, a vote burst, and the
+notice page — for each async mode, on SQLite and on PostgreSQL.
+
+    .venv/bin/python bench/run.py            # the whole benchmark (make bench)
+    .venv/bin/python bench/run.py --quick    # a small run (part of make test)
+
+Prints a table and writes JSON (``--out``, default bench/results/latest.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+import socketio
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.servers import Postgres, free_port  # noqa: E402
+
+PYTHON = sys.executable
+MODES = ["eventlet", "gevent", "threading"]
+
+
+# --- servers -----------------------------------------------------------------------------
+
+
+class Server:
+    def __init__(self, script: str, mode: str, env: dict, log: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, **env, "SOCKETIO_ASYNC_MODE": mode, "PORT": str(self.port)}
+        self.script = script
+        self.log = log
+        self.process = None
+
+    def __enter__(self):
+        self.process = subprocess.Popen(
+            [PYTHON, self.script], cwd=ROOT, env=self.env,
+            stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.script} exited; see {self.log}")
+            try:
+                requests.get(self.url + "/", timeout=1)
+                return self
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise RuntimeError(f"{self.script} did not start; see {self.log}")
+
+    def __exit__(self, *exc):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
+    return ordered[index]
+
+
+# --- room fan-out -------------------------------------------------------------------------
+
+
+async def fan_out(url: str, tokens: list[str] | None, clients: int, messages: int, rate: float,
+                  consultation_id: int) -> dict:  # fmt: skip
+    """N clients join one room; one sender posts M messages at ``rate`` per second."""
+    received: dict[int, dict[str, float]] = {}
+    connected: list[socketio.AsyncClient] = []
+
+    async def connect(index: int) -> None:
+        client = socketio.AsyncClient(reconnection=False)
+        mine: dict[str, float] = {}
+        received[index] = mine
+
+        @client.on("message:new")
+        async def on_message(data, _mine=mine):
+            body = data.get("body", "") if isinstance(data, dict) else ""
+            if body.startswith("bench:"):
+                _mine[body] = time.perf_counter()
+
+        auth = {"token": tokens[index]} if tokens else None
+        await client.connect(url, auth=auth, transports=["websocket"], wait_timeout=60)
+        answer = await client.call("room:join", {"consultation_id": consultation_id}, timeout=60)
+        if not answer.get("ok"):
+            raise RuntimeError(f"join refused: {answer}")
+        connected.append(client)
+
+    started = time.perf_counter()
+    batch = 50
+    for first in range(0, clients, batch):
+        await asyncio.gather(*(connect(i) for i in range(first, min(clients, first + batch))))
+    join_seconds = time.perf_counter() - started
+
+    sender = connected[0]
+    sent_at: dict[str, float] = {}
+    interval = 1.0 / rate
+    send_started = time.perf_counter()
+    for n in range(messages):
+        body = f"bench:{n}:{uuid.uuid4().hex[:8]}"
+        sent_at[body] = time.perf_counter()
+        await sender.emit(
+            "message:send",
+            {"consultation_id": consultation_id, "body": body, "client_id": uuid.uuid4().hex},
+        )
+        await asyncio.sleep(max(0.0, send_started + (n + 1) * interval - time.perf_counter()))
+    expected = messages * clients
+    deadline = time.perf_counter() + 30
+    while time.perf_counter() < deadline:
+        if sum(len(v) for v in received.values()) >= expected:
+            break
+        await asyncio.sleep(0.05)
+    latencies = [
+        (arrived - sent_at[body]) * 1000
+        for mine in received.values()
+        for body, arrived in mine.items()
+        if body in sent_at
+    ]
+    delivered = len(latencies)
+    last = max((t for mine in received.values() for t in mine.values()), default=send_started)
+    await asyncio.gather(*(c.disconnect() for c in connected), return_exceptions=True)
+    return {
+        "clients": clients,
+        "messages": messages,
+        "join_s": round(join_seconds, 2),
+        "delivered": delivered,
+        "expected": expected,
+        "p50_ms": round(percentile(latencies, 0.50), 1),
+        "p99_ms": round(percentile(latencies, 0.99), 1),
+        "max_ms": round(max(latencies, default=float("nan")), 1),
+        "deliveries_per_s": round(delivered / max(1e-6, last - send_started), 1),
+    }
+
+
+# --- data ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def database(kind: str, pg: Postgres | None, name: str):
+    folder = Path(tempfile.mkdtemp(prefix="yiting-bench-"))
+    env = {"YITING_DATA": str(folder), "SECRET_KEY": "bench", "FLASK_APP": "app"}
+    if kind == "postgres":
+        env["DATABASE_URL"] = pg.create_database(name)
+    yield env, folder
+
+
+def prepare(env: dict, users: int) -> list[str]:
+    full = {**os.environ, **env, "SOCKETIO_ASYNC_MODE": "threading"}
+    flask = [PYTHON, "-m", "flask", "--app", "app"]
+    subprocess.run(flask + ["db", "upgrade"], cwd=ROOT, env=full, check=True, capture_output=True)
+    subprocess.run(flask + ["demo"], cwd=ROOT, env=full, check=True, capture_output=True)
+    out = subprocess.run(
+        [PYTHON, "bench/seed.py", str(users)], cwd=ROOT, env=full, check=True,
+        capture_output=True, text=True,
+    )  # fmt: skip
+    return [row["token"] for row in json.loads(out.stdout)]
+
+
+# --- main ---------------------------------------------------------------------------------
+
+
+def run(args) -> dict:
+    results: dict = {"settings": vars(args), "fan_out": [], "started": time.time()}
+    pg = None
+    if "postgres" in args.databases:
+        pg = Postgres()
+        pg.start()
+    try:
+        for mode in args.modes:
+            bare_rows = {}
+            log = Path(tempfile.mkdtemp(prefix="yiting-bench-log-"))
+            with Server("bench/bare_server.py", mode, {}, log / f"bare-{mode}.log") as bare:
+                for size in args.sizes:
+                    bare_rows[size] = asyncio.run(
+                        fan_out(bare.url, None, size, args.messages, args.rate, 1)
+                    )
+            for kind in args.databases:
+                with database(kind, pg, f"bench_{mode}") as (env, folder):
+                    tokens = prepare(env, max(args.sizes))
+                    env = {**env, "ROOM_RATE_LIMIT_COUNT": "100000"}
+                    with Server("app.py", mode, env, folder / f"yiting-{mode}.log") as app:
+                        for size in args.sizes:
+                            row = asyncio.run(
+                                fan_out(app.url, tokens, size, args.messages, args.rate, 1)
+                            )
+                            bare_row = bare_rows[size]
+                            results["fan_out"].append(
+                                {
+                                    "mode": mode,
+                                    "database": kind,
+                                    "yiting": row,
+                                    "bare": bare_row,
+                                    "ratio_deliveries": round(
+                                        row["deliveries_per_s"] / bare_row["deliveries_per_s"], 2
+                                    ),
+                                    "ratio_p99": round(row["p99_ms"] / bare_row["p99_ms"], 2),
+                                }
+                            )
+                            print_row(results["fan_out"][-1])
+    finally:
+        if pg:
+            pg.stop()
+            pg.remove()
+    results["finished"] = time.time()
+    return results
+
+
+def print_row(row: dict) -> None:
+    y, b = row["yiting"], row["bare"]
+    print(
+        f"{row['mode']:<9} {row['database']:<8} {y['clients']:>5} "
+        f"join {y['join_s']:>6.2f}s  delivered {y['delivered']}/{y['expected']}  "
+        f"p50 {y['p50_ms']:>7.1f}  p99 {y['p99_ms']:>7.1f}  max {y['max_ms']:>7.1f} ms  "
+        f"{y['deliveries_per_s']:>9.1f}/s | bare p99 {b['p99_ms']:>7.1f} "
+        f"{b['deliveries_per_s']:>9.1f}/s | ratio {row['ratio_deliveries']:.2f}x "
+        f"p99 {row['ratio_p99']:.2f}x",
+        flush=True,
+    )
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a small run for the test suite")
+    parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--databases", default="sqlite,postgres")
+    parser.add_argument("--sizes", default=None)
+    parser.add_argument("--messages", type=int, default=None)
+    parser.add_argument("--rate", type=float, default=20.0, help="messages per second")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "latest.json"))
+    args = parser.parse_args(argv)
+    args.modes = args.modes.split(",")
+    args.databases = args.databases.split(",")
+    default_sizes = "20" if args.quick else "100,500,1000"
+    args.sizes = [int(s) for s in (args.sizes or default_sizes).split(",")]
+    args.messages = args.messages or (5 if args.quick else 20)
+    results = run(args)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(f"written: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
