@@ -7,7 +7,8 @@ from consult.extensions import db
 
 
 class AuditEntry(db.Model):
-    """One state change. Rows are only ever inserted."""
+    """One state change. Rows are only ever inserted; each carries the hash of the one
+    before it, so that an edited or deleted row breaks the chain (``flask audit verify``)."""
 
     __tablename__ = "audit_entry"
 
@@ -18,6 +19,8 @@ class AuditEntry(db.Model):
     target_type: Mapped[str] = mapped_column(sa.String(32), nullable=False)
     target_id: Mapped[int | None] = mapped_column(sa.Integer)
     detail: Mapped[dict] = mapped_column(sa.JSON, default=dict, nullable=False)
+    prev_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    hash: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)
 
     __table_args__ = (sa.Index("ix_audit_target", "target_type", "target_id"),)
 
