@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 21:23:22.380822
+Create Date: 2026-11-22 21:30:09.842758
 
 """
 
@@ -78,10 +78,13 @@ def upgrade():
         sa.Column("target_type", sa.String(length=32), nullable=False),
         sa.Column("target_id", sa.Integer(), nullable=True),
         sa.Column("detail", sa.JSON(), nullable=False),
+        sa.Column("prev_hash", sa.String(length=64), nullable=False),
+        sa.Column("hash", sa.String(length=64), nullable=False),
         sa.ForeignKeyConstraint(
             ["actor_id"], ["user.id"], name=op.f("fk_audit_entry_actor_id_user")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_entry")),
+        sa.UniqueConstraint("hash", name=op.f("uq_audit_entry_hash")),
     )
     with op.batch_alter_table("audit_entry", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_audit_entry_action"), ["action"], unique=False)
