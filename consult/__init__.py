@@ -68,6 +68,10 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     login_manager.user_loader(load_session_user)
 
+    from .core import sessions
+
+    sessions.init_app(app)
+
     from .web import i18n
 
     babel.init_app(

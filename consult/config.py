@@ -66,6 +66,10 @@ DEFAULTS = {
     "REMEMBER_COOKIE_HTTPONLY": True,
     "REMEMBER_COOKIE_SAMESITE": "Lax",
     "WTF_CSRF_TIME_LIMIT": None,
+    "PERMANENT_SESSION_LIFETIME": 12 * 3600,
+    # A signed-in browser session ends after 2 hours idle, and after 12 hours in any case.
+    "SESSION_IDLE_SECONDS": 2 * 3600,
+    "SESSION_ABSOLUTE_SECONDS": 12 * 3600,
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
     # Socket.IO: the largest packet a client may send (a 2,000-character message is ~8 KiB).
     "SOCKETIO_MAX_HTTP_BUFFER_SIZE": 64 * 1024,
