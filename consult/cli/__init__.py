@@ -5,9 +5,11 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from . import demo
+    from . import backup, demo
 
     app.cli.add_command(demo.demo_command)
+    app.cli.add_command(backup.backup_command)
+    app.cli.add_command(backup.restore_command)
     app.cli.add_command(create_admin)
     app.cli.add_command(create_community)
 
