@@ -150,6 +150,106 @@ async def fan_out(url: str, tokens: list[str] | None, clients: int, messages: in
     }
 
 
+# --- vote burst ---------------------------------------------------------------------------
+
+
+def _api(url: str, token: str, method: str, path: str, payload: dict | None = None) -> dict:
+    response = requests.request(
+        method, url + "/api/v1" + path, json=payload,
+        headers={"Authorization": f"Bearer {token}"}, timeout=60,
+    )  # fmt: skip
+    if response.status_code >= 400:
+        raise RuntimeError(f"{method} {path}: {response.status_code} {response.text[:300]}")
+    return response.json() if response.content else {}
+
+
+async def vote_burst(url: str, tokens: list[str], chair: str, seconder: str, voters: int,
+                     consultation_id: int) -> dict:  # fmt: skip
+    """``voters`` clients in the room cast within one second, 10% twice; the chair closes."""
+    clients: list[socketio.AsyncClient] = []
+    closed_at: dict[int, float] = {}
+
+    async def connect(index: int) -> None:
+        client = socketio.AsyncClient(reconnection=False)
+
+        @client.on("vote:closed")
+        async def on_closed(data, _index=index):
+            closed_at.setdefault(_index, time.perf_counter())
+
+        await client.connect(url, auth={"token": tokens[index]}, transports=["websocket"],
+                             wait_timeout=60)  # fmt: skip
+        answer = await client.call("room:join", {"consultation_id": consultation_id}, timeout=60)
+        if not answer.get("ok"):
+            raise RuntimeError(f"join refused: {answer}")
+        clients.append(client)
+
+    for first in range(0, voters, 50):
+        await asyncio.gather(*(connect(i) for i in range(first, min(voters, first + 50))))
+
+    loop = asyncio.get_running_loop()
+    call = lambda *a: loop.run_in_executor(None, _api, url, *a)  # noqa: E731
+    motion = await call(chair, "POST", f"/consultations/{consultation_id}/motions",
+                        {"title": "Burst", "text": "Benchmark motion."})  # fmt: skip
+    motion_id = motion.get("id") or motion.get("motion", {}).get("id")
+    await call(chair, "POST", f"/motions/{motion_id}/submit", {})
+    await call(seconder, "POST", f"/motions/{motion_id}/second", {})
+    vote = await call(chair, "POST", f"/motions/{motion_id}/votes", {
+        "kind": "yes_no_abstain", "secret": False, "threshold": "simple", "quorum": None,
+        "results": "hidden",
+    })  # fmt: skip
+    vote_id = vote["id"]
+    choices = ["yes", "no", "abstain"]
+    expected = {c: 0 for c in choices}
+    acks: list[dict] = []
+    refusals = 0
+
+    async def cast(index: int, delay: float, twice: bool) -> None:
+        nonlocal refusals
+        await asyncio.sleep(delay)
+        choice = choices[index % 3]
+        payload = {"vote_id": vote_id, "choice": choice}
+        first = clients[index].call("ballot:cast", payload, timeout=60)
+        if twice:
+            second = clients[index].call("ballot:cast", payload, timeout=60)
+            answers = await asyncio.gather(first, second)
+        else:
+            answers = [await first]
+        for answer in answers:
+            acks.append(answer)
+            if not answer.get("ok"):
+                refusals += 1
+
+    for index in range(len(clients)):
+        expected[choices[index % 3]] += 1
+    started = time.perf_counter()
+    await asyncio.gather(*(
+        cast(i, i / len(clients), i % 10 == 0) for i in range(len(clients))
+    ))  # fmt: skip
+    all_acked = time.perf_counter() - started
+    close_started = time.perf_counter()
+    result = await call(chair, "POST", f"/votes/{vote_id}/close", {})
+    deadline = time.perf_counter() + 30
+    while len(closed_at) < len(clients) and time.perf_counter() < deadline:
+        await asyncio.sleep(0.02)
+    last_closed = max(closed_at.values(), default=float("nan")) - close_started
+    final = await call(chair, "GET", f"/votes/{vote_id}")
+    counts = {c: final.get("counts", {}).get(c, 0) for c in choices}
+    await asyncio.gather(*(c.disconnect() for c in clients), return_exceptions=True)
+    return {
+        "voters": len(clients),
+        "duplicates": sum(1 for i in range(len(clients)) if i % 10 == 0),
+        "all_acked_s": round(all_acked, 2),
+        "refused_or_repeated": refusals,
+        "close_to_all_closed_s": round(last_closed, 3),
+        "clients_saw_closed": len(closed_at),
+        "ballots_cast": final.get("ballots_cast"),
+        "counts": counts,
+        "expected": expected,
+        "exact": counts == expected and final.get("ballots_cast") == len(clients),
+        "result": result.get("result") or final.get("result"),
+    }
+
+
 # --- data ---------------------------------------------------------------------------------
 
 
@@ -160,6 +260,14 @@ def database(kind: str, pg: Postgres | None, name: str):
     if kind == "postgres":
         env["DATABASE_URL"] = pg.create_database(name)
     yield env, folder
+
+
+def login(url: str, username: str) -> str:
+    response = requests.post(
+        url + "/api/v1/token", json={"username": username, "password": "yiting-demo"}, timeout=30
+    )
+    response.raise_for_status()
+    return response.json()["token"]
 
 
 def prepare(env: dict, users: int) -> list[str]:
@@ -178,7 +286,9 @@ def prepare(env: dict, users: int) -> list[str]:
 
 
 def run(args) -> dict:
-    results: dict = {"settings": vars(args), "fan_out": [], "started": time.time()}
+    results: dict = {
+        "settings": vars(args), "fan_out": [], "vote_burst": [], "started": time.time(),
+    }  # fmt: skip
     pg = None
     if "postgres" in args.databases:
         pg = Postgres()
@@ -194,7 +304,7 @@ def run(args) -> dict:
                     )
             for kind in args.databases:
                 with database(kind, pg, f"bench_{mode}") as (env, folder):
-                    tokens = prepare(env, max(args.sizes))
+                    tokens = prepare(env, max(args.sizes + [args.voters]))
                     env = {**env, "ROOM_RATE_LIMIT_COUNT": "100000"}
                     with Server("app.py", mode, env, folder / f"yiting-{mode}.log") as app:
                         for size in args.sizes:
@@ -215,6 +325,13 @@ def run(args) -> dict:
                                 }
                             )
                             print_row(results["fan_out"][-1])
+                        if args.voters:
+                            chair, seconder = login(app.url, "chair"), login(app.url, "alice")
+                            burst = asyncio.run(
+                                vote_burst(app.url, tokens, chair, seconder, args.voters, 1)
+                            )
+                            results["vote_burst"].append({"mode": mode, "database": kind, **burst})
+                            print_burst(results["vote_burst"][-1])
     finally:
         if pg:
             pg.stop()
@@ -236,6 +353,16 @@ def print_row(row: dict) -> None:
     )
 
 
+def print_burst(row: dict) -> None:
+    print(
+        f"{row['mode']:<9} {row['database']:<8} vote burst {row['voters']} voters "
+        f"(+{row['duplicates']} twice): all acknowledged in {row['all_acked_s']:.2f}s, "
+        f"every client had vote:closed {row['close_to_all_closed_s']:.3f}s after close "
+        f"({row['clients_saw_closed']}/{row['voters']}), tally exact: {row['exact']}",
+        flush=True,
+    )
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a small run for the test suite")
@@ -243,6 +370,7 @@ def main(argv=None) -> int:
     parser.add_argument("--databases", default="sqlite,postgres")
     parser.add_argument("--sizes", default=None)
     parser.add_argument("--messages", type=int, default=None)
+    parser.add_argument("--voters", type=int, default=None, help="vote burst size (0: skip)")
     parser.add_argument("--rate", type=float, default=20.0, help="messages per second")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "latest.json"))
     args = parser.parse_args(argv)
@@ -251,6 +379,9 @@ def main(argv=None) -> int:
     default_sizes = "20" if args.quick else "100,500,1000"
     args.sizes = [int(s) for s in (args.sizes or default_sizes).split(",")]
     args.messages = args.messages or (5 if args.quick else 20)
+    if args.voters is None:
+        args.voters = 20 if args.quick else 1000
+    args.voters = min(args.voters, max(args.sizes)) if args.quick else args.voters
     results = run(args)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
