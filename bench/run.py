@@ -250,6 +250,61 @@ async def vote_burst(url: str, tokens: list[str], chair: str, seconder: str, vot
     }
 
 
+# --- notice page --------------------------------------------------------------------------
+
+
+async def http_load(url: str, seconds: float, concurrency: int) -> dict:
+    """GET ``url`` from ``concurrency`` connections for ``seconds``."""
+    import aiohttp
+
+    latencies: list[float] = []
+    errors = 0
+    stop = time.perf_counter() + seconds
+
+    async def worker(session) -> None:
+        nonlocal errors
+        while time.perf_counter() < stop:
+            started = time.perf_counter()
+            async with session.get(url) as response:
+                await response.read()
+                if response.status != 200:
+                    errors += 1
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    began = time.perf_counter()
+    async with aiohttp.ClientSession() as session:
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+    elapsed = time.perf_counter() - began
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "rps": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(percentile(latencies, 0.5), 1),
+        "p99_ms": round(percentile(latencies, 0.99), 1),
+    }
+
+
+def notice_bench(env: dict, folder: Path, mode: str, outcomes: int, seconds: float) -> list:
+    full = {**os.environ, **env, "SOCKETIO_ASYNC_MODE": "threading"}
+    out = subprocess.run(
+        [PYTHON, "bench/seed.py", "notice", str(outcomes)], cwd=ROOT, env=full, check=True,
+        capture_output=True, text=True,
+    )  # fmt: skip
+    detail = json.loads(out.stdout)["detail"]
+    rows = []
+    with Server("app.py", mode, env, folder / f"notice-{mode}.log") as app:
+        pages = {
+            "list": "/notice",
+            "search": "/notice?q=%E8%B7%AF%E7%81%AF",  # 路灯
+            "detail": f"/notice/{detail}",
+        }
+        for name, path in pages.items():
+            requests.get(app.url + path, timeout=30).raise_for_status()  # warm up
+            row = asyncio.run(http_load(app.url + path, seconds, 8))
+            rows.append({"page": name, **row})
+    return rows
+
+
 # --- data ---------------------------------------------------------------------------------
 
 
@@ -276,7 +331,7 @@ def prepare(env: dict, users: int) -> list[str]:
     subprocess.run(flask + ["db", "upgrade"], cwd=ROOT, env=full, check=True, capture_output=True)
     subprocess.run(flask + ["demo"], cwd=ROOT, env=full, check=True, capture_output=True)
     out = subprocess.run(
-        [PYTHON, "bench/seed.py", str(users)], cwd=ROOT, env=full, check=True,
+        [PYTHON, "bench/seed.py", "users", str(users)], cwd=ROOT, env=full, check=True,
         capture_output=True, text=True,
     )  # fmt: skip
     return [row["token"] for row in json.loads(out.stdout)]
@@ -287,7 +342,8 @@ def prepare(env: dict, users: int) -> list[str]:
 
 def run(args) -> dict:
     results: dict = {
-        "settings": vars(args), "fan_out": [], "vote_burst": [], "started": time.time(),
+        "settings": vars(args), "fan_out": [], "vote_burst": [], "notice": [],
+        "started": time.time(),
     }  # fmt: skip
     pg = None
     if "postgres" in args.databases:
@@ -332,6 +388,10 @@ def run(args) -> dict:
                             )
                             results["vote_burst"].append({"mode": mode, "database": kind, **burst})
                             print_burst(results["vote_burst"][-1])
+                    if args.outcomes and mode == args.modes[0]:
+                        for row in notice_bench(env, folder, mode, args.outcomes, args.seconds):
+                            results["notice"].append({"mode": mode, "database": kind, **row})
+                            print_notice(results["notice"][-1])
     finally:
         if pg:
             pg.stop()
@@ -349,6 +409,15 @@ def print_row(row: dict) -> None:
         f"{y['deliveries_per_s']:>9.1f}/s | bare p99 {b['p99_ms']:>7.1f} "
         f"{b['deliveries_per_s']:>9.1f}/s | ratio {row['ratio_deliveries']:.2f}x "
         f"p99 {row['ratio_p99']:.2f}x",
+        flush=True,
+    )
+
+
+def print_notice(row: dict) -> None:
+    print(
+        f"{row['mode']:<9} {row['database']:<8} notice {row['page']:<7} "
+        f"{row['rps']:>7.1f} req/s  p50 {row['p50_ms']:>6.1f} ms  p99 {row['p99_ms']:>6.1f} ms  "
+        f"({row['requests']} requests, {row['errors']} errors)",
         flush=True,
     )
 
@@ -371,6 +440,8 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", default=None)
     parser.add_argument("--messages", type=int, default=None)
     parser.add_argument("--voters", type=int, default=None, help="vote burst size (0: skip)")
+    parser.add_argument("--outcomes", type=int, default=None, help="notice board size")
+    parser.add_argument("--seconds", type=float, default=None, help="per notice page load")
     parser.add_argument("--rate", type=float, default=20.0, help="messages per second")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "latest.json"))
     args = parser.parse_args(argv)
@@ -379,6 +450,10 @@ def main(argv=None) -> int:
     default_sizes = "20" if args.quick else "100,500,1000"
     args.sizes = [int(s) for s in (args.sizes or default_sizes).split(",")]
     args.messages = args.messages or (5 if args.quick else 20)
+    if args.outcomes is None:
+        args.outcomes = 200 if args.quick else 10_000
+    if args.seconds is None:
+        args.seconds = 2.0 if args.quick else 10.0
     if args.voters is None:
         args.voters = 20 if args.quick else 1000
     args.voters = min(args.voters, max(args.sizes)) if args.quick else args.voters
