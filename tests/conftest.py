@@ -94,13 +94,35 @@ def runner(app):
     return app.test_cli_runner()
 
 
-@pytest.fixture
-def demo(app):
-    """The demo community, its people and its live consultation."""
+@pytest.fixture(scope="session")
+def demo_template(schema_template, tmp_path_factory) -> Path:
+    """The demo loaded once into a database file that each test copies."""
+    from consult import create_app
     from consult.cli.demo import load_demo
+    from consult.extensions import db
 
-    consultation = load_demo()
-    return consultation
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    shutil.copy(schema_template, path)
+    app = create_app(_config(path))
+    with app.app_context():
+        load_demo()
+        db.session.remove()
+        db.engine.dispose()
+    return path
+
+
+@pytest.fixture
+def demo(app, demo_template):
+    """The demo community, its people (password ``yiting-demo``) and its live consultation."""
+    import sqlalchemy as sa
+
+    from consult.consultations.models import Consultation
+    from consult.extensions import db
+
+    db.session.remove()
+    db.engine.dispose()
+    shutil.copy(demo_template, app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"))
+    return db.session.scalar(sa.select(Consultation).where(Consultation.status == "live"))
 
 
 class Auth:

@@ -3,6 +3,7 @@
 import click
 import sqlalchemy as sa
 
+from consult import audit
 from consult.extensions import db
 
 DEMO_SLUG = "demo"
@@ -32,22 +33,32 @@ def is_demo(slug: str) -> bool:
     return db.session.scalar(sa.select(Community.id).where(Community.slug == slug)) is not None
 
 
+def _add_membership(actor, community, user, role) -> None:
+    from consult.communities.models import Membership
+
+    member = Membership(community_id=community.id, user_id=user.id, role=role)
+    db.session.add(member)
+    db.session.flush()
+    audit.record(actor, "membership.created", member, username=user.username, role=role)
+
+
 def load_demo():
     """Create the demo community, its people and one live consultation."""
     from consult.accounts.models import User
     from consult.accounts.service import create_user
-    from consult.communities.models import Community, Membership
+    from consult.communities.models import Community
     from consult.consultations import service as consultations
 
     chair = create_user("chair", "张主任 Chair Zhang", DEMO_PASSWORD)
     community = Community(slug=DEMO_SLUG, name="示范社区 Demo Community")
     db.session.add(community)
     db.session.flush()
-    db.session.add(Membership(community_id=community.id, user_id=chair.id, role="admin"))
+    audit.record(None, "community.created", community, slug=DEMO_SLUG, demo=True)
+    _add_membership(chair, community, chair, "admin")
     people: list[User] = []
     for username, name in RESIDENTS:
         user = create_user(username, name, DEMO_PASSWORD)
-        db.session.add(Membership(community_id=community.id, user_id=user.id, role="resident"))
+        _add_membership(chair, community, user, "resident")
         people.append(user)
     db.session.commit()
 

@@ -76,7 +76,8 @@ def add_member(slug):
 def set_member_role(slug, username):
     actor = require_user()
     community = service.get_community(slug)
-    form = parse(MemberPayload, {"username": username, **json_body()})
+    service.require_admin(actor, community)
+    form = parse(MemberPayload, {**json_body(), "username": username})
     member = service.set_role(actor, community, username, form.role.data or "")
     return jsonify({**member.user.to_dict(), "role": member.role})
 

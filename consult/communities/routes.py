@@ -70,8 +70,15 @@ def admin(slug):
 @login_required
 def change_role(slug, username):
     community = service.get_community(slug)
+    service.require_admin(current_user, community)
     form = RoleForm()
     if form.validate_on_submit():
-        service.set_role(current_user, community, username, form.role.data)
-        flash(_("Role changed."), "ok")
+        try:
+            service.set_role(current_user, community, username, form.role.data)
+        except DomainError as exc:
+            flash(exc.message, "error")
+        else:
+            flash(_("Role changed."), "ok")
+    else:
+        flash(_("Choose one of the roles."), "error")
     return redirect(url_for(".admin", slug=slug))

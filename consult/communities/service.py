@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from consult import audit
 from consult.accounts.models import User
 from consult.accounts.service import create_user, find_user
+from consult.core.database import lock_for_write
 from consult.core.payload import check_text
 from consult.core.time import zone
 from consult.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
@@ -109,6 +110,9 @@ def _add_member(actor, community, username, display_name, password, role) -> Mem
                 "password_required", _("A new resident needs a password of 8 to 128 characters.")
             )
         user = create_user(username, display_name or username, password, actor=actor)
+    elif password:
+        # A password means "register a new account": never take over someone else's.
+        raise Conflict("username_taken", _("That username is already taken."))
     elif membership(user, community) is not None:
         raise Conflict("already_member", _("This person is already a member."))
     member = Membership(community_id=community.id, user_id=user.id, role=role)
@@ -192,9 +196,26 @@ def import_members(actor, community: Community, data: bytes) -> ImportReport:
             _("The first line must name the columns: username, display_name, password, role."),
         )
     reader.fieldnames = header
+    # One outer transaction around the per-row savepoints. (On SQLite a savepoint opened
+    # outside a transaction would start one, and releasing it would commit the row at once.)
+    lock_for_write()
     report = ImportReport()
-    for line, row in enumerate(reader, start=2):
-        if line - 1 > MAX_IMPORT_ROWS:
+    rows = 0
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            db.session.rollback()
+            raise Invalid(
+                "invalid_csv",
+                # The reader counts a line only once it has read it whole.
+                _("Line %(line)d of the file cannot be read.", line=reader.line_num + 1),
+            ) from exc
+        line = reader.line_num  # the file's own line number, blank lines included
+        rows += 1
+        if rows > MAX_IMPORT_ROWS:
             report.refused.append(
                 {"line": line, "username": "", "code": "too_many_rows",
                  "message": _("Only %(n)d rows are read per file.", n=MAX_IMPORT_ROWS)}

@@ -1,4 +1,5 @@
 from flask import jsonify
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import FieldList, IntegerField, StringField
 from wtforms.validators import InputRequired, Length, Optional
@@ -20,7 +21,9 @@ class ConsultationPayload(FlaskForm):
     access = StringField(validators=[Optional(), Length(max=16)])
     place = StringField(validators=[Optional(), Length(max=200)])
     scheduled_at = StringField(validators=[Optional(), Length(max=40)])
-    agenda = FieldList(StringField(validators=[Length(max=200)]), max_entries=30)
+    agenda = FieldList(
+        StringField(validators=[Length(max=200)]), max_entries=service.MAX_AGENDA_ITEMS
+    )
     seconds_required = IntegerField(validators=[Optional()])
     default_threshold = StringField(validators=[Optional(), Length(max=24)])
 
@@ -33,6 +36,16 @@ class ParticipantPayload(FlaskForm):
 class TransitionPayload(FlaskForm):
     to = StringField(validators=[InputRequired(), Length(max=32)])
     reason = StringField(validators=[Optional(), Length(max=2000)])
+
+
+def _parse(raw: dict) -> ConsultationPayload:
+    # FieldList drops entries past max_entries silently: refuse a longer agenda instead.
+    agenda = raw.get("agenda")
+    if isinstance(agenda, list) and len(agenda) > service.MAX_AGENDA_ITEMS:
+        raise Invalid(
+            "invalid_agenda", _("At most %(n)d agenda items.", n=service.MAX_AGENDA_ITEMS)
+        )
+    return parse(ConsultationPayload, raw)
 
 
 def _fields(raw: dict, form: ConsultationPayload, tz: str) -> dict:
@@ -52,11 +65,12 @@ def _fields(raw: dict, form: ConsultationPayload, tz: str) -> dict:
         if value:
             try:
                 parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError as exc:
+                fields["scheduled_at"] = to_storage(parsed, tz)
+            except (ValueError, OverflowError) as exc:
                 raise Invalid(
-                    "invalid_scheduled_at", "scheduled_at is an ISO 8601 date and time"
+                    "invalid_scheduled_at",
+                    _("The time is not a valid ISO 8601 date and time."),
                 ) from exc
-            fields["scheduled_at"] = to_storage(parsed, tz)
         else:
             fields["scheduled_at"] = None
     return fields
@@ -67,9 +81,9 @@ def create_consultation():
     """``{community, title, description?, form?, access?, ...}``; the creator chairs it."""
     actor = require_user()
     raw = json_body()
-    form = parse(ConsultationPayload, raw)
+    form = _parse(raw)
     if not form.community.data:
-        raise Invalid("community_required", "community (its slug) is required")
+        raise Invalid("community_required", _("Name the community (its short name)."))
     community = get_community(form.community.data)
     if "title" not in raw:
         raw["title"] = None
@@ -93,7 +107,7 @@ def update_consultation(consultation_id):
     actor = require_user()
     consultation = service.get_consultation(consultation_id)
     raw = json_body()
-    form = parse(ConsultationPayload, raw)
+    form = _parse(raw)
     fields = _fields(raw, form, consultation.community.timezone)
     service.update_consultation(actor, consultation, **fields)
     return jsonify(service.to_dict(consultation, with_participants=True))

@@ -4,7 +4,7 @@ from flask_login import current_user, login_required
 
 from consult.communities.service import get_community
 from consult.core.time import to_storage
-from consult.errors import DomainError
+from consult.errors import DomainError, Invalid
 from consult.web.i18n import use_timezone
 
 from . import service
@@ -17,13 +17,22 @@ bp = Blueprint("consultations", __name__)
 page_renderers = []
 
 
+def _scheduled_at(form: ConsultationForm, tz: str):
+    if not form.scheduled_at.data:
+        return None
+    try:
+        return to_storage(form.scheduled_at.data, tz)
+    except OverflowError as exc:  # a date at the very edge of the calendar
+        raise Invalid("invalid_scheduled_at", _("The time is not a valid date and time.")) from exc
+
+
 def _fields(form: ConsultationForm, tz: str) -> dict:
     return {
         "title": form.title.data,
         "description": form.description.data or "",
         "form": form.form.data,
         "access": form.access.data,
-        "scheduled_at": to_storage(form.scheduled_at.data, tz) if form.scheduled_at.data else None,
+        "scheduled_at": _scheduled_at(form, tz),
         "place": form.place.data or "",
         "agenda": [line for line in (form.agenda.data or "").splitlines() if line.strip()],
         "seconds_required": form.seconds_required.data

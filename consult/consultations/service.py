@@ -90,6 +90,7 @@ def require_view(user, consultation: Consultation) -> None:
 
 def require_manage(user, consultation: Consultation) -> None:
     if not can_manage(user, consultation):
+        require_view(user, consultation)  # those who may not see it learn nothing more
         raise Forbidden("not_chair", _("Only the chair of this consultation may do this."))
 
 

@@ -34,20 +34,29 @@ def _token_user(auth):
     return None
 
 
+def _fresh_request_state() -> None:
+    """Forget the user and locale cached on ``g``: when an application context outlives one
+    event (as in tests), the next event must load its own."""
+    for key in ("_login_user", "_flask_babel"):
+        g.pop(key, None)
+
+
+def _refuse(code: str, message: str):
+    return ConnectionRefusedError(message, {"code": code, "message": message})
+
+
 @socketio.on("connect")
 def connect(auth=None):
     """Accept a signed-in browser (session cookie) or a bearer token in ``auth``."""
+    _fresh_request_state()
     try:
         if isinstance(auth, dict) and "token" in auth:
             user = _token_user(auth)
             if user is None:
-                message = _("This token is not valid or was revoked.")
-                raise ConnectionRefusedError({"code": "invalid_token", "message": message})
+                raise _refuse("invalid_token", _("This token is not valid or was revoked."))
             login_user(user)  # in this connection's own session only
         elif not current_user.is_authenticated:
-            raise ConnectionRefusedError(
-                {"code": "unauthorized", "message": _("Sign in to join the room.")}
-            )
+            raise _refuse("unauthorized", _("Sign in to join the room."))
         session["sid_user"] = current_user.id
         join_room(user_room(current_user.id))
     finally:
@@ -66,6 +75,7 @@ def socket_event(name: str, namespace: str | None = None):
 
         @wraps(handler)
         def wrapped(data=None, *extra):
+            _fresh_request_state()
             try:
                 if not current_user.is_authenticated:
                     raise Unauthorized("unauthorized", _("Sign in to join the room."))

@@ -1,5 +1,32 @@
-"""Topic collection (议题征集), announcements and written opinions, notifications."""
+"""Topic collection (议题征集), announcements and written opinions, notifications.
+
+- ``service``: categories and topics (propose, support, accept into a consultation, decline);
+- ``announcement``: attendance and written opinions (书面意见) before the room opens;
+- ``notifications``: in-app notifications and the ``deliver`` seam for other channels.
+"""
+
+# Importing ``notifications`` registers its transition hook and announcement listener, once
+# per process.
+from . import models, notifications  # noqa: F401
 
 
 def init_app(app):
-    pass
+    from flask_login import current_user
+
+    from . import announcement, api, routes  # noqa: F401
+
+    app.register_blueprint(routes.bp)
+
+    def unread_notifications() -> int:
+        if not current_user.is_authenticated:
+            return 0
+        return notifications.unread_count(current_user)
+
+    def announcement_panel(consultation) -> dict:
+        return announcement.panel(current_user, consultation)
+
+    app.jinja_env.globals.update(
+        unread_notifications=unread_notifications,
+        announcement_panel=announcement_panel,
+        written_opinions=announcement.written_opinions,
+    )

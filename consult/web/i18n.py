@@ -1,6 +1,6 @@
 """Language (Simplified Chinese by default, English) and time zone selection."""
 
-from flask import current_app, g, request
+from flask import current_app, g, has_request_context, request
 from flask_babel import format_datetime, get_locale
 
 from consult.core.time import as_utc, zone
@@ -19,6 +19,8 @@ def _match(tag: str | None) -> str | None:
 
 
 def select_locale() -> str:
+    if not has_request_context():  # services called from commands, jobs or tests
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     chosen = _match(request.args.get("lang")) or _match(request.cookies.get(COOKIE))
     if chosen:
         return chosen

@@ -1,3 +1,5 @@
+from urllib.parse import urlsplit, urlunsplit
+
 from flask import Blueprint, abort, redirect, render_template, request, send_from_directory, url_for
 from flask_login import current_user
 
@@ -15,14 +17,20 @@ ONE_YEAR = 365 * 24 * 3600
 
 
 def _safe_next(default: str = "/") -> str:
+    """``next`` (or the referrer) if it is a page of this site, else ``default``."""
     target = request.args.get("next") or request.referrer or default
-    # Only paths on this site: no scheme, no host, no protocol-relative "//".
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        from urllib.parse import urlparse
-
-        parsed = urlparse(target)
-        if parsed.netloc and parsed.netloc == request.host:
-            return parsed.path + (f"?{parsed.query}" if parsed.query else "")
+    # Browsers ignore tabs and newlines inside URLs and read "\\" as "/": refuse them all,
+    # with every other control character and space, rather than guess what a browser makes
+    # of them.
+    if "\\" in target or any(ord(char) <= 0x20 or ord(char) == 0x7F for char in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        if parts.scheme not in ("http", "https") or parts.netloc != request.host:
+            return default
+        target = urlunsplit(("", "", parts.path or "/", parts.query, parts.fragment))
+    # Only a path on this site: never a protocol-relative "//host".
+    if not target.startswith("/") or target.startswith("//"):
         return default
     return target
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 21:30:09.842758
+Create Date: 2026-11-22 21:40:16.524813
 
 """
 
@@ -153,6 +153,28 @@ def upgrade():
         batch_op.create_index(batch_op.f("ix_membership_user_id"), ["user_id"], unique=False)
 
     op.create_table(
+        "topic_category",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("community_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=60), nullable=False),
+        sa.Column("retired", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["community_id"],
+            ["community.id"],
+            name=op.f("fk_topic_category_community_id_community"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_topic_category")),
+        sa.UniqueConstraint(
+            "community_id", "name", name=op.f("uq_topic_category_community_id_name")
+        ),
+    )
+    with op.batch_alter_table("topic_category", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_topic_category_community_id"), ["community_id"], unique=False
+        )
+
+    op.create_table(
         "agenda_item",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("consultation_id", sa.Integer(), nullable=False),
@@ -168,6 +190,116 @@ def upgrade():
     with op.batch_alter_table("agenda_item", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_agenda_item_consultation_id"), ["consultation_id"], unique=False
+        )
+
+    op.create_table(
+        "attendance",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("consultation_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("answer", sa.String(length=8), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.CheckConstraint("answer IN ('yes', 'no', 'maybe')", name=op.f("ck_attendance_answer")),
+        sa.ForeignKeyConstraint(
+            ["consultation_id"],
+            ["consultation.id"],
+            name=op.f("fk_attendance_consultation_id_consultation"),
+        ),
+        sa.ForeignKeyConstraint(["user_id"], ["user.id"], name=op.f("fk_attendance_user_id_user")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_attendance")),
+        sa.UniqueConstraint(
+            "consultation_id", "user_id", name=op.f("uq_attendance_consultation_id_user_id")
+        ),
+    )
+    with op.batch_alter_table("attendance", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_attendance_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "motion",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("consultation_id", sa.Integer(), nullable=False),
+        sa.Column("proposer_id", sa.Integer(), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("state_reason", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.CheckConstraint(
+            "state IN ('draft', 'submitted', 'seconded', 'voting', 'adopted', 'rejected', 'withdrawn', 'tabled')",
+            name=op.f("ck_motion_state"),
+        ),
+        sa.CheckConstraint("revision >= 1", name=op.f("ck_motion_revision")),
+        sa.ForeignKeyConstraint(
+            ["consultation_id"],
+            ["consultation.id"],
+            name=op.f("fk_motion_consultation_id_consultation"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["proposer_id"], ["user.id"], name=op.f("fk_motion_proposer_id_user")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_motion")),
+    )
+    with op.batch_alter_table("motion", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_motion_consultation_id"), ["consultation_id"], unique=False
+        )
+
+    op.create_table(
+        "outcome",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("consultation_id", sa.Integer(), nullable=False),
+        sa.Column("community_id", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("category", sa.String(length=64), nullable=False),
+        sa.Column("summary", sa.Text(), nullable=False),
+        sa.Column("responsible", sa.String(length=200), nullable=False),
+        sa.Column("responsible_user_id", sa.Integer(), nullable=True),
+        sa.Column("due", sa.Date(), nullable=True),
+        sa.Column("notice_days", sa.Integer(), nullable=False),
+        sa.Column("notice_until", sa.DateTime(), nullable=True),
+        sa.Column("decisions", sa.JSON(), nullable=False),
+        sa.Column("search_text", sa.Text(), nullable=False),
+        sa.Column("current_version", sa.Integer(), nullable=False),
+        sa.Column("fingerprint", sa.String(length=71), nullable=True),
+        sa.Column("created_by_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.Column("published_at", sa.DateTime(), nullable=True),
+        sa.Column("completed_at", sa.DateTime(), nullable=True),
+        sa.CheckConstraint(
+            "status IN ('draft', 'published', 'implementing', 'completed')",
+            name=op.f("ck_outcome_status"),
+        ),
+        sa.CheckConstraint(
+            "notice_days >= 1 AND notice_days <= 90", name=op.f("ck_outcome_notice_days")
+        ),
+        sa.ForeignKeyConstraint(
+            ["community_id"], ["community.id"], name=op.f("fk_outcome_community_id_community")
+        ),
+        sa.ForeignKeyConstraint(
+            ["consultation_id"],
+            ["consultation.id"],
+            name=op.f("fk_outcome_consultation_id_consultation"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"], ["user.id"], name=op.f("fk_outcome_created_by_id_user")
+        ),
+        sa.ForeignKeyConstraint(
+            ["responsible_user_id"], ["user.id"], name=op.f("fk_outcome_responsible_user_id_user")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outcome")),
+        sa.UniqueConstraint("consultation_id", name=op.f("uq_outcome_consultation_id")),
+    )
+    with op.batch_alter_table("outcome", schema=None) as batch_op:
+        batch_op.create_index("ix_outcome_category", ["category"], unique=False)
+        batch_op.create_index(
+            "ix_outcome_community_published", ["community_id", "published_at"], unique=False
+        )
+        batch_op.create_index(
+            "ix_outcome_status_published", ["status", "published_at"], unique=False
         )
 
     op.create_table(
@@ -196,19 +328,824 @@ def upgrade():
     with op.batch_alter_table("participant", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_participant_user_id"), ["user_id"], unique=False)
 
+    op.create_table(
+        "room_hand",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("consultation_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("raised_at", sa.DateTime(), nullable=False),
+        sa.Column("lowered_at", sa.DateTime(), nullable=True),
+        sa.Column("outcome", sa.String(length=16), nullable=True),
+        sa.CheckConstraint("outcome IN ('lowered', 'floor')", name=op.f("ck_room_hand_outcome")),
+        sa.ForeignKeyConstraint(
+            ["consultation_id"],
+            ["consultation.id"],
+            name=op.f("fk_room_hand_consultation_id_consultation"),
+        ),
+        sa.ForeignKeyConstraint(["user_id"], ["user.id"], name=op.f("fk_room_hand_user_id_user")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_room_hand")),
+    )
+    with op.batch_alter_table("room_hand", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_room_hand_queue", ["consultation_id", "lowered_at", "raised_at"], unique=False
+        )
+        batch_op.create_index(
+            "uq_room_hand_raised",
+            ["consultation_id", "user_id"],
+            unique=True,
+            sqlite_where=sa.text("lowered_at IS NULL"),
+            postgresql_where=sa.text("lowered_at IS NULL"),
+        )
+
+    op.create_table(
+        "room_message",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("consultation_id", sa.Integer(), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("author_id", sa.Integer(), nullable=True),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("meta", sa.JSON(), nullable=True),
+        sa.Column("client_id", sa.String(length=64), nullable=True),
+        sa.Column("event_key", sa.String(length=120), nullable=True),
+        sa.Column("hidden", sa.Boolean(), nullable=False),
+        sa.Column("hidden_reason", sa.Text(), nullable=True),
+        sa.Column("hidden_by_id", sa.Integer(), nullable=True),
+        sa.Column("hidden_at", sa.DateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.CheckConstraint(
+            "kind = 'system' OR author_id IS NOT NULL", name=op.f("ck_room_message_author")
+        ),
+        sa.CheckConstraint(
+            "kind IN ('message', 'system', 'announcement')", name=op.f("ck_room_message_kind")
+        ),
+        sa.CheckConstraint("seq > 0", name=op.f("ck_room_message_seq")),
+        sa.ForeignKeyConstraint(
+            ["author_id"], ["user.id"], name=op.f("fk_room_message_author_id_user")
+        ),
+        sa.ForeignKeyConstraint(
+            ["consultation_id"],
+            ["consultation.id"],
+            name=op.f("fk_room_message_consultation_id_consultation"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["hidden_by_id"], ["user.id"], name=op.f("fk_room_message_hidden_by_id_user")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_room_message")),
+        sa.UniqueConstraint(
+            "consultation_id",
+            "author_id",
+            "client_id",
+            name=op.f("uq_room_message_consultation_id_author_id_client_id"),
+        ),
+        sa.UniqueConstraint(
+            "consultation_id", "event_key", name=op.f("uq_room_message_consultation_id_event_key")
+        ),
+        sa.UniqueConstraint(
+            "consultation_id", "seq", name=op.f("uq_room_message_consultation_id_seq")
+        ),
+    )
+    with op.batch_alter_table("room_message", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_room_message_author_created", ["author_id", "created_at"], unique=False
+        )
+
+    op.create_table(
+        "room_mute",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("consultation_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("muted_by_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["consultation_id"],
+            ["consultation.id"],
+            name=op.f("fk_room_mute_consultation_id_consultation"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["muted_by_id"], ["user.id"], name=op.f("fk_room_mute_muted_by_id_user")
+        ),
+        sa.ForeignKeyConstraint(["user_id"], ["user.id"], name=op.f("fk_room_mute_user_id_user")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_room_mute")),
+        sa.UniqueConstraint(
+            "consultation_id", "user_id", name=op.f("uq_room_mute_consultation_id_user_id")
+        ),
+    )
+    op.create_table(
+        "room_state",
+        sa.Column("consultation_id", sa.Integer(), nullable=False),
+        sa.Column("last_seq", sa.Integer(), nullable=False),
+        sa.Column("floor_mode", sa.String(length=16), nullable=False),
+        sa.Column("floor_holder_id", sa.Integer(), nullable=True),
+        sa.Column("floor_given_at", sa.DateTime(), nullable=True),
+        sa.Column("floor_until", sa.DateTime(), nullable=True),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.CheckConstraint(
+            "floor_mode IN ('open', 'moderated')", name=op.f("ck_room_state_floor_mode")
+        ),
+        sa.CheckConstraint("last_seq >= 0", name=op.f("ck_room_state_last_seq")),
+        sa.ForeignKeyConstraint(
+            ["consultation_id"],
+            ["consultation.id"],
+            name=op.f("fk_room_state_consultation_id_consultation"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["floor_holder_id"], ["user.id"], name=op.f("fk_room_state_floor_holder_id_user")
+        ),
+        sa.PrimaryKeyConstraint("consultation_id", name=op.f("pk_room_state")),
+    )
+    op.create_table(
+        "room_visit",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("consultation_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("sid", sa.String(length=64), nullable=True),
+        sa.Column("server", sa.String(length=32), nullable=False),
+        sa.Column("joined_at", sa.DateTime(), nullable=False),
+        sa.Column("left_at", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["consultation_id"],
+            ["consultation.id"],
+            name=op.f("fk_room_visit_consultation_id_consultation"),
+        ),
+        sa.ForeignKeyConstraint(["user_id"], ["user.id"], name=op.f("fk_room_visit_user_id_user")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_room_visit")),
+    )
+    with op.batch_alter_table("room_visit", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_room_visit_room_open", ["consultation_id", "left_at"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_room_visit_sid"), ["sid"], unique=False)
+
+    op.create_table(
+        "topic",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("community_id", sa.Integer(), nullable=False),
+        sa.Column("proposer_id", sa.Integer(), nullable=False),
+        sa.Column("title", sa.String(length=120), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("category_id", sa.Integer(), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("decline_reason", sa.Text(), nullable=True),
+        sa.Column("consultation_id", sa.Integer(), nullable=True),
+        sa.Column("decided_by_id", sa.Integer(), nullable=True),
+        sa.Column("decided_at", sa.DateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.CheckConstraint(
+            "status != 'declined' OR decline_reason IS NOT NULL",
+            name=op.f("ck_topic_decline_reason"),
+        ),
+        sa.CheckConstraint(
+            "status IN ('open', 'accepted', 'declined')", name=op.f("ck_topic_status")
+        ),
+        sa.ForeignKeyConstraint(
+            ["category_id"], ["topic_category.id"], name=op.f("fk_topic_category_id_topic_category")
+        ),
+        sa.ForeignKeyConstraint(
+            ["community_id"], ["community.id"], name=op.f("fk_topic_community_id_community")
+        ),
+        sa.ForeignKeyConstraint(
+            ["consultation_id"],
+            ["consultation.id"],
+            name=op.f("fk_topic_consultation_id_consultation"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["decided_by_id"], ["user.id"], name=op.f("fk_topic_decided_by_id_user")
+        ),
+        sa.ForeignKeyConstraint(
+            ["proposer_id"], ["user.id"], name=op.f("fk_topic_proposer_id_user")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_topic")),
+        sa.UniqueConstraint("consultation_id", name=op.f("uq_topic_consultation_id")),
+    )
+    with op.batch_alter_table("topic", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_topic_community_id"), ["community_id"], unique=False)
+        batch_op.create_index("ix_topic_community_status", ["community_id", "status"], unique=False)
+        batch_op.create_index(batch_op.f("ix_topic_proposer_id"), ["proposer_id"], unique=False)
+
+    op.create_table(
+        "written_opinion",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("consultation_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["consultation_id"],
+            ["consultation.id"],
+            name=op.f("fk_written_opinion_consultation_id_consultation"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["user.id"], name=op.f("fk_written_opinion_user_id_user")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_written_opinion")),
+        sa.UniqueConstraint(
+            "consultation_id", "user_id", name=op.f("uq_written_opinion_consultation_id_user_id")
+        ),
+    )
+    with op.batch_alter_table("written_opinion", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_written_opinion_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "amendment",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("motion_id", sa.Integer(), nullable=False),
+        sa.Column("proposer_id", sa.Integer(), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("base_revision", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("decided_by", sa.String(length=8), nullable=True),
+        sa.Column("decided_by_id", sa.Integer(), nullable=True),
+        sa.Column("decided_at", sa.DateTime(), nullable=True),
+        sa.Column("revision", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.CheckConstraint(
+            "decided_by IS NULL OR decided_by IN ('chair', 'vote')", name=op.f("ck_amendment_by")
+        ),
+        sa.CheckConstraint(
+            "status IN ('proposed', 'accepted', 'rejected', 'voting')",
+            name=op.f("ck_amendment_status"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["decided_by_id"], ["user.id"], name=op.f("fk_amendment_decided_by_id_user")
+        ),
+        sa.ForeignKeyConstraint(
+            ["motion_id"], ["motion.id"], name=op.f("fk_amendment_motion_id_motion")
+        ),
+        sa.ForeignKeyConstraint(
+            ["proposer_id"], ["user.id"], name=op.f("fk_amendment_proposer_id_user")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_amendment")),
+    )
+    with op.batch_alter_table("amendment", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_amendment_motion_id"), ["motion_id"], unique=False)
+
+    op.create_table(
+        "motion_second",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("motion_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["motion_id"], ["motion.id"], name=op.f("fk_motion_second_motion_id_motion")
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["user.id"], name=op.f("fk_motion_second_user_id_user")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_motion_second")),
+        sa.UniqueConstraint(
+            "motion_id", "user_id", name=op.f("uq_motion_second_motion_id_user_id")
+        ),
+    )
+    op.create_table(
+        "notification",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("consultation_id", sa.Integer(), nullable=True),
+        sa.Column("topic_id", sa.Integer(), nullable=True),
+        sa.Column("outcome_id", sa.Integer(), nullable=True),
+        sa.Column("params", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("read_at", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["consultation_id"],
+            ["consultation.id"],
+            name=op.f("fk_notification_consultation_id_consultation"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["topic_id"], ["topic.id"], name=op.f("fk_notification_topic_id_topic")
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["user.id"], name=op.f("fk_notification_user_id_user")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notification")),
+    )
+    with op.batch_alter_table("notification", schema=None) as batch_op:
+        batch_op.create_index("ix_notification_user_id_desc", ["user_id", "id"], unique=False)
+        batch_op.create_index("ix_notification_user_read", ["user_id", "read_at"], unique=False)
+
+    op.create_table(
+        "outcome_minority_opinion",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("outcome_id", sa.Integer(), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("source", sa.String(length=8), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("choice", sa.String(length=200), nullable=True),
+        sa.Column("author", sa.String(length=64), nullable=True),
+        sa.Column("motion_id", sa.Integer(), nullable=True),
+        sa.Column("vote_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.CheckConstraint(
+            "source IN ('ballot', 'floor', 'chair')",
+            name=op.f("ck_outcome_minority_opinion_source"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"],
+            ["user.id"],
+            name=op.f("fk_outcome_minority_opinion_created_by_id_user"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["outcome_id"],
+            ["outcome.id"],
+            name=op.f("fk_outcome_minority_opinion_outcome_id_outcome"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outcome_minority_opinion")),
+        sa.UniqueConstraint(
+            "outcome_id", "key", name=op.f("uq_outcome_minority_opinion_outcome_id_key")
+        ),
+        sa.UniqueConstraint(
+            "outcome_id", "position", name=op.f("uq_outcome_minority_opinion_outcome_id_position")
+        ),
+    )
+    op.create_table(
+        "outcome_objection",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("outcome_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("answer", sa.Text(), nullable=True),
+        sa.Column("answered_at", sa.DateTime(), nullable=True),
+        sa.Column("answered_by_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["answered_by_id"], ["user.id"], name=op.f("fk_outcome_objection_answered_by_id_user")
+        ),
+        sa.ForeignKeyConstraint(
+            ["outcome_id"], ["outcome.id"], name=op.f("fk_outcome_objection_outcome_id_outcome")
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["user.id"], name=op.f("fk_outcome_objection_user_id_user")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outcome_objection")),
+    )
+    with op.batch_alter_table("outcome_objection", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_outcome_objection_outcome_id"), ["outcome_id"], unique=False
+        )
+
+    op.create_table(
+        "outcome_progress",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("outcome_id", sa.Integer(), nullable=False),
+        sa.Column("percent", sa.Integer(), nullable=False),
+        sa.Column("note", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("created_by_id", sa.Integer(), nullable=False),
+        sa.CheckConstraint(
+            "percent >= 0 AND percent <= 100", name=op.f("ck_outcome_progress_percent")
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"], ["user.id"], name=op.f("fk_outcome_progress_created_by_id_user")
+        ),
+        sa.ForeignKeyConstraint(
+            ["outcome_id"], ["outcome.id"], name=op.f("fk_outcome_progress_outcome_id_outcome")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outcome_progress")),
+    )
+    with op.batch_alter_table("outcome_progress", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_outcome_progress_outcome_id"), ["outcome_id"], unique=False
+        )
+
+    op.create_table(
+        "outcome_rating",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("outcome_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("stars", sa.Integer(), nullable=False),
+        sa.Column("comment", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.CheckConstraint("stars >= 1 AND stars <= 5", name=op.f("ck_outcome_rating_stars")),
+        sa.ForeignKeyConstraint(
+            ["outcome_id"], ["outcome.id"], name=op.f("fk_outcome_rating_outcome_id_outcome")
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["user.id"], name=op.f("fk_outcome_rating_user_id_user")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outcome_rating")),
+        sa.UniqueConstraint(
+            "outcome_id", "user_id", name=op.f("uq_outcome_rating_outcome_id_user_id")
+        ),
+    )
+    with op.batch_alter_table("outcome_rating", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_outcome_rating_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "outcome_version",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("outcome_id", sa.Integer(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("record", sa.Text(), nullable=False),
+        sa.Column("fingerprint", sa.String(length=71), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("published_at", sa.DateTime(), nullable=False),
+        sa.Column("published_by_id", sa.Integer(), nullable=False),
+        sa.CheckConstraint("version >= 1", name=op.f("ck_outcome_version_version")),
+        sa.ForeignKeyConstraint(
+            ["outcome_id"], ["outcome.id"], name=op.f("fk_outcome_version_outcome_id_outcome")
+        ),
+        sa.ForeignKeyConstraint(
+            ["published_by_id"], ["user.id"], name=op.f("fk_outcome_version_published_by_id_user")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outcome_version")),
+        sa.UniqueConstraint(
+            "outcome_id", "version", name=op.f("uq_outcome_version_outcome_id_version")
+        ),
+    )
+    op.create_table(
+        "room_floor_opinion",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("consultation_id", sa.Integer(), nullable=False),
+        sa.Column("message_id", sa.Integer(), nullable=True),
+        sa.Column("author_id", sa.Integer(), nullable=True),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("recorded_by_id", sa.Integer(), nullable=False),
+        sa.Column("motion_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["author_id"], ["user.id"], name=op.f("fk_room_floor_opinion_author_id_user")
+        ),
+        sa.ForeignKeyConstraint(
+            ["consultation_id"],
+            ["consultation.id"],
+            name=op.f("fk_room_floor_opinion_consultation_id_consultation"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["message_id"],
+            ["room_message.id"],
+            name=op.f("fk_room_floor_opinion_message_id_room_message"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["recorded_by_id"], ["user.id"], name=op.f("fk_room_floor_opinion_recorded_by_id_user")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_room_floor_opinion")),
+    )
+    with op.batch_alter_table("room_floor_opinion", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_room_floor_opinion_consultation_id"), ["consultation_id"], unique=False
+        )
+
+    op.create_table(
+        "topic_support",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("topic_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["topic_id"], ["topic.id"], name=op.f("fk_topic_support_topic_id_topic")
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["user.id"], name=op.f("fk_topic_support_user_id_user")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_topic_support")),
+        sa.UniqueConstraint("topic_id", "user_id", name=op.f("uq_topic_support_topic_id_user_id")),
+    )
+    with op.batch_alter_table("topic_support", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_topic_support_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "motion_revision",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("motion_id", sa.Integer(), nullable=False),
+        sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("author_id", sa.Integer(), nullable=False),
+        sa.Column("amendment_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["amendment_id"],
+            ["amendment.id"],
+            name=op.f("fk_motion_revision_amendment_id_amendment"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["author_id"], ["user.id"], name=op.f("fk_motion_revision_author_id_user")
+        ),
+        sa.ForeignKeyConstraint(
+            ["motion_id"], ["motion.id"], name=op.f("fk_motion_revision_motion_id_motion")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_motion_revision")),
+        sa.UniqueConstraint(
+            "motion_id", "number", name=op.f("uq_motion_revision_motion_id_number")
+        ),
+    )
+    op.create_table(
+        "vote",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("consultation_id", sa.Integer(), nullable=False),
+        sa.Column("motion_id", sa.Integer(), nullable=False),
+        sa.Column("amendment_id", sa.Integer(), nullable=True),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("motion_revision", sa.Integer(), nullable=True),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("options", sa.JSON(), nullable=False),
+        sa.Column("secret", sa.Boolean(), nullable=False),
+        sa.Column("threshold", sa.String(length=24), nullable=False),
+        sa.Column("quorum", sa.String(length=16), nullable=True),
+        sa.Column("results", sa.String(length=8), nullable=False),
+        sa.Column("deadline", sa.DateTime(), nullable=True),
+        sa.Column("status", sa.String(length=8), nullable=False),
+        sa.Column("opened_by_id", sa.Integer(), nullable=False),
+        sa.Column("opened_at", sa.DateTime(), nullable=False),
+        sa.Column("closed_at", sa.DateTime(), nullable=True),
+        sa.Column("closed_by_id", sa.Integer(), nullable=True),
+        sa.Column("closed_because", sa.String(length=16), nullable=True),
+        sa.Column("eligible_count", sa.Integer(), nullable=False),
+        sa.Column("ballots_cast", sa.Integer(), nullable=True),
+        sa.Column("counts", sa.JSON(), nullable=True),
+        sa.Column("quorum_met", sa.Boolean(), nullable=True),
+        sa.Column("result", sa.String(length=120), nullable=True),
+        sa.CheckConstraint(
+            "(status = 'open' AND closed_at IS NULL AND result IS NULL) OR (status = 'closed' AND closed_at IS NOT NULL AND result IS NOT NULL)",
+            name=op.f("ck_vote_closed_has_result"),
+        ),
+        sa.CheckConstraint("kind IN ('yes_no_abstain', 'options')", name=op.f("ck_vote_kind")),
+        sa.CheckConstraint("results IN ('live', 'hidden')", name=op.f("ck_vote_results")),
+        sa.CheckConstraint("status IN ('open', 'closed')", name=op.f("ck_vote_status")),
+        sa.CheckConstraint(
+            "threshold IN ('simple', 'majority_cast', 'majority_eligible', 'two_thirds', 'plurality')",
+            name=op.f("ck_vote_threshold"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["amendment_id"], ["amendment.id"], name=op.f("fk_vote_amendment_id_amendment")
+        ),
+        sa.ForeignKeyConstraint(
+            ["closed_by_id"], ["user.id"], name=op.f("fk_vote_closed_by_id_user")
+        ),
+        sa.ForeignKeyConstraint(
+            ["consultation_id"],
+            ["consultation.id"],
+            name=op.f("fk_vote_consultation_id_consultation"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["motion_id"], ["motion.id"], name=op.f("fk_vote_motion_id_motion")
+        ),
+        sa.ForeignKeyConstraint(
+            ["opened_by_id"], ["user.id"], name=op.f("fk_vote_opened_by_id_user")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_vote")),
+    )
+    with op.batch_alter_table("vote", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_vote_consultation_id"), ["consultation_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_vote_deadline"), ["deadline"], unique=False)
+        batch_op.create_index(batch_op.f("ix_vote_motion_id"), ["motion_id"], unique=False)
+        batch_op.create_index("ix_vote_status_deadline", ["status", "deadline"], unique=False)
+        batch_op.create_index(
+            "uq_vote_open_motion",
+            ["motion_id"],
+            unique=True,
+            sqlite_where=sa.text("status = 'open'"),
+            postgresql_where=sa.text("status = 'open'"),
+        )
+
+    op.create_table(
+        "minority_opinion",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("vote_id", sa.Integer(), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("choice", sa.String(length=120), nullable=True),
+        sa.Column("source", sa.String(length=8), nullable=False),
+        sa.Column("author", sa.String(length=64), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.CheckConstraint(
+            "source IN ('ballot', 'floor')", name=op.f("ck_minority_opinion_source")
+        ),
+        sa.ForeignKeyConstraint(
+            ["vote_id"], ["vote.id"], name=op.f("fk_minority_opinion_vote_id_vote")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_minority_opinion")),
+        sa.UniqueConstraint(
+            "vote_id", "position", name=op.f("uq_minority_opinion_vote_id_position")
+        ),
+    )
+    with op.batch_alter_table("minority_opinion", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_minority_opinion_vote_id"), ["vote_id"], unique=False)
+
+    op.create_table(
+        "secret_ballot",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=False,
+            nullable=False,
+        ),
+        sa.Column("vote_id", sa.Integer(), nullable=False),
+        sa.Column("choice", sa.String(length=120), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("receipt", sa.String(length=24), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["vote_id"], ["vote.id"], name=op.f("fk_secret_ballot_vote_id_vote")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_secret_ballot")),
+        sa.UniqueConstraint("receipt", name=op.f("uq_secret_ballot_receipt")),
+    )
+    with op.batch_alter_table("secret_ballot", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_secret_ballot_vote_id"), ["vote_id"], unique=False)
+
+    op.create_table(
+        "vote_eligibility",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("vote_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("role", sa.String(length=16), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["user.id"], name=op.f("fk_vote_eligibility_user_id_user")
+        ),
+        sa.ForeignKeyConstraint(
+            ["vote_id"], ["vote.id"], name=op.f("fk_vote_eligibility_vote_id_vote")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_vote_eligibility")),
+        sa.UniqueConstraint("vote_id", "user_id", name=op.f("uq_vote_eligibility_vote_id_user_id")),
+    )
+    with op.batch_alter_table("vote_eligibility", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_vote_eligibility_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "ballot",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("vote_id", sa.Integer(), nullable=False),
+        sa.Column("voter_id", sa.Integer(), nullable=False),
+        sa.Column("choice", sa.String(length=120), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("cast_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["vote_id", "voter_id"],
+            ["vote_eligibility.vote_id", "vote_eligibility.user_id"],
+            name="fk_ballot_eligibility",
+        ),
+        sa.ForeignKeyConstraint(["vote_id"], ["vote.id"], name=op.f("fk_ballot_vote_id_vote")),
+        sa.ForeignKeyConstraint(["voter_id"], ["user.id"], name=op.f("fk_ballot_voter_id_user")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ballot")),
+        sa.UniqueConstraint("vote_id", "voter_id", name=op.f("uq_ballot_vote_id_voter_id")),
+    )
+    op.create_table(
+        "voter_mark",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("vote_id", sa.Integer(), nullable=False),
+        sa.Column("voter_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["vote_id", "voter_id"],
+            ["vote_eligibility.vote_id", "vote_eligibility.user_id"],
+            name="fk_voter_mark_eligibility",
+        ),
+        sa.ForeignKeyConstraint(["vote_id"], ["vote.id"], name=op.f("fk_voter_mark_vote_id_vote")),
+        sa.ForeignKeyConstraint(
+            ["voter_id"], ["user.id"], name=op.f("fk_voter_mark_voter_id_user")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_voter_mark")),
+        sa.UniqueConstraint("vote_id", "voter_id", name=op.f("uq_voter_mark_vote_id_voter_id")),
+    )
+    op.create_table(
+        "ballot_change",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("ballot_id", sa.Integer(), nullable=False),
+        sa.Column("choice", sa.String(length=120), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["ballot_id"], ["ballot.id"], name=op.f("fk_ballot_change_ballot_id_ballot")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ballot_change")),
+    )
+    with op.batch_alter_table("ballot_change", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_ballot_change_ballot_id"), ["ballot_id"], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("ballot_change", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_ballot_change_ballot_id"))
+
+    op.drop_table("ballot_change")
+    op.drop_table("voter_mark")
+    op.drop_table("ballot")
+    with op.batch_alter_table("vote_eligibility", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_vote_eligibility_user_id"))
+
+    op.drop_table("vote_eligibility")
+    with op.batch_alter_table("secret_ballot", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_secret_ballot_vote_id"))
+
+    op.drop_table("secret_ballot")
+    with op.batch_alter_table("minority_opinion", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_minority_opinion_vote_id"))
+
+    op.drop_table("minority_opinion")
+    with op.batch_alter_table("vote", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_vote_open_motion",
+            sqlite_where=sa.text("status = 'open'"),
+            postgresql_where=sa.text("status = 'open'"),
+        )
+        batch_op.drop_index("ix_vote_status_deadline")
+        batch_op.drop_index(batch_op.f("ix_vote_motion_id"))
+        batch_op.drop_index(batch_op.f("ix_vote_deadline"))
+        batch_op.drop_index(batch_op.f("ix_vote_consultation_id"))
+
+    op.drop_table("vote")
+    op.drop_table("motion_revision")
+    with op.batch_alter_table("topic_support", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_topic_support_user_id"))
+
+    op.drop_table("topic_support")
+    with op.batch_alter_table("room_floor_opinion", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_room_floor_opinion_consultation_id"))
+
+    op.drop_table("room_floor_opinion")
+    op.drop_table("outcome_version")
+    with op.batch_alter_table("outcome_rating", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_outcome_rating_user_id"))
+
+    op.drop_table("outcome_rating")
+    with op.batch_alter_table("outcome_progress", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_outcome_progress_outcome_id"))
+
+    op.drop_table("outcome_progress")
+    with op.batch_alter_table("outcome_objection", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_outcome_objection_outcome_id"))
+
+    op.drop_table("outcome_objection")
+    op.drop_table("outcome_minority_opinion")
+    with op.batch_alter_table("notification", schema=None) as batch_op:
+        batch_op.drop_index("ix_notification_user_read")
+        batch_op.drop_index("ix_notification_user_id_desc")
+
+    op.drop_table("notification")
+    op.drop_table("motion_second")
+    with op.batch_alter_table("amendment", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_amendment_motion_id"))
+
+    op.drop_table("amendment")
+    with op.batch_alter_table("written_opinion", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_written_opinion_user_id"))
+
+    op.drop_table("written_opinion")
+    with op.batch_alter_table("topic", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_topic_proposer_id"))
+        batch_op.drop_index("ix_topic_community_status")
+        batch_op.drop_index(batch_op.f("ix_topic_community_id"))
+
+    op.drop_table("topic")
+    with op.batch_alter_table("room_visit", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_room_visit_sid"))
+        batch_op.drop_index("ix_room_visit_room_open")
+
+    op.drop_table("room_visit")
+    op.drop_table("room_state")
+    op.drop_table("room_mute")
+    with op.batch_alter_table("room_message", schema=None) as batch_op:
+        batch_op.drop_index("ix_room_message_author_created")
+
+    op.drop_table("room_message")
+    with op.batch_alter_table("room_hand", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_room_hand_raised",
+            sqlite_where=sa.text("lowered_at IS NULL"),
+            postgresql_where=sa.text("lowered_at IS NULL"),
+        )
+        batch_op.drop_index("ix_room_hand_queue")
+
+    op.drop_table("room_hand")
     with op.batch_alter_table("participant", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_participant_user_id"))
 
     op.drop_table("participant")
+    with op.batch_alter_table("outcome", schema=None) as batch_op:
+        batch_op.drop_index("ix_outcome_status_published")
+        batch_op.drop_index("ix_outcome_community_published")
+        batch_op.drop_index("ix_outcome_category")
+
+    op.drop_table("outcome")
+    with op.batch_alter_table("motion", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_motion_consultation_id"))
+
+    op.drop_table("motion")
+    with op.batch_alter_table("attendance", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_attendance_user_id"))
+
+    op.drop_table("attendance")
     with op.batch_alter_table("agenda_item", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_agenda_item_consultation_id"))
 
     op.drop_table("agenda_item")
+    with op.batch_alter_table("topic_category", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_topic_category_community_id"))
+
+    op.drop_table("topic_category")
     with op.batch_alter_table("membership", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_membership_user_id"))
 

@@ -1,0 +1,1307 @@
+"""The live room (协商室): joining, the discussion, moderation, the speaker queue (发言排队)
+and minority opinions recorded from the floor (少数意见).
+
+Every state change is one function taking the actor and plain arguments; it checks the
+actor's right, writes in one transaction under the write lock, and announces what happened
+after the commit. Readers for other features (``messages_after``, ``transcript``,
+``attendance``, ``floor_opinions``) are at the end.
+
+Messages carry a per-room sequence number (``seq``): it is what clients see as the
+message ``id`` and send back as ``last_seen_id``. It is taken from the room's counter row
+under the write lock in the transaction that stores the message, so sequence order is
+commit order and a message that commits late cannot hide behind a number a client has
+already seen.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from datetime import timedelta
+from functools import wraps
+
+import sqlalchemy as sa
+from flask import current_app, has_app_context
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from consult import audit
+from consult.accounts.models import User
+from consult.accounts.service import find_user
+from consult.communities.service import is_member
+from consult.consultations import service as consultations
+from consult.consultations.models import PARTICIPANT_ROLES, STATUSES, Consultation, Participant
+from consult.core import notify
+from consult.core.database import lock_for_write
+from consult.core.markdown import render_light
+from consult.core.payload import check_text
+from consult.core.time import isoformat, utcnow
+from consult.errors import Conflict, Forbidden, Invalid, NotFound, TooMany
+from consult.extensions import db, socketio
+
+from .models import FLOOR_MODES, FloorOpinion, HandRaise, Message, RoomMute, RoomState, RoomVisit
+
+log = logging.getLogger(__name__)
+
+#: This process, as written on the visits it holds (see :func:`_prune_stale_visits`).
+SERVER_ID = secrets.token_hex(8)
+
+HISTORY_LIMIT = 200
+CATCH_UP_LIMIT = 1000
+MAX_REASON_LENGTH = 500
+MAX_OPINION_LENGTH = 2000
+MIN_SPEAKING_SECONDS = 10
+MAX_SPEAKING_SECONDS = 3600
+#: Statuses in which the room can be read (it is writable only while ``live``).
+ROOM_STATUSES = ("live", "closed", "cancelled", "outcome_published", "implementing", "completed")
+SPEAKING_ROLES = ("chair", "secretary", "voter", "speaker")
+
+#: System lines: a key and parameters are stored, the text is made in each reader's
+#: language. Parameters named ``status``, ``result`` and ``state`` are translated too.
+SYSTEM_TEXTS = {
+    "joined": _l("%(name)s joined the room."),
+    "status_live": _l("The room is open. The discussion has begun."),
+    "status_closed": _l("The room is closed. The discussion is over."),
+    "status_cancelled": _l("The consultation was cancelled."),
+    "status_changed": _l("The consultation is now: %(status)s."),
+    "vote_opened": _l("Voting has opened: %(title)s."),
+    "vote_closed": _l("Voting has closed: %(title)s. Result: %(result)s."),
+    "motion_submitted": _l("Motion submitted: %(title)s."),
+    "motion_seconded": _l("Motion seconded: %(title)s."),
+    "motion_adopted": _l("Motion adopted: %(title)s."),
+    "motion_rejected": _l("Motion rejected: %(title)s."),
+    "motion_withdrawn": _l("Motion withdrawn: %(title)s."),
+    "motion_tabled": _l("Motion tabled: %(title)s."),
+    "floor_open": _l("The floor is open: every participant may post."),
+    "floor_moderated": _l(
+        "The floor is moderated: only the speaker who holds the floor and the chair may post."
+    ),
+    "floor_given": _l("%(name)s has the floor."),
+    "floor_given_timed": _l("%(name)s has the floor for %(time)s."),
+    "floor_taken": _l("The chair took the floor back."),
+    "muted": _l("%(name)s was muted by the chair."),
+    "unmuted": _l("%(name)s may post again."),
+    "minority_recorded": _l("A minority opinion of %(name)s was recorded."),
+    "minority_recorded_note": _l("A minority opinion was recorded."),
+}
+
+#: Vote results as other features announce them.
+RESULT_TEXTS = {
+    "adopted": _l("adopted"),
+    "rejected": _l("rejected"),
+    "no_quorum": _l("no quorum"),
+    "tie": _l("tie"),
+}
+
+MOTION_STATES = ("submitted", "seconded", "adopted", "rejected", "withdrawn", "tabled")
+
+
+class _MissingParams(dict):
+    def __missing__(self, key):
+        return "…"
+
+
+def system_text(key: str, params: dict | None) -> str:
+    """The text of a system line in the current language."""
+    template = SYSTEM_TEXTS.get(key)
+    if template is None:
+        return str(key)
+    values = _MissingParams()
+    for name, value in (params or {}).items():
+        if name == "status":
+            value = STATUSES.get(value, value)
+        elif name == "result":
+            value = RESULT_TEXTS.get(value, value)
+        values[name] = str(value)
+    try:
+        return str(template) % values
+    except (TypeError, ValueError):
+        return str(template)
+
+
+def client_texts() -> dict:
+    """What the room page's script needs to write system lines in the reader's language."""
+    return {
+        "system": {key: str(text) for key, text in SYSTEM_TEXTS.items()},
+        "results": {key: str(text) for key, text in RESULT_TEXTS.items()},
+        "statuses": {key: str(text) for key, text in STATUSES.items()},
+        "roles": {key: str(text) for key, text in PARTICIPANT_ROLES.items()},
+    }
+
+
+# --- who may do what -------------------------------------------------------------------
+
+
+def _config(name: str) -> int:
+    return int(current_app.config[name])
+
+
+def _role(user, consultation: Consultation) -> str | None:
+    return consultations.role_of(user, consultation)
+
+
+def is_moderator(user, consultation: Consultation) -> bool:
+    """The chair (or an admin of the community) runs the room."""
+    return consultations.can_manage(user, consultation)
+
+
+def is_recorder(user, consultation: Consultation) -> bool:
+    """The chair and the secretary read hidden messages and record minority opinions."""
+    return is_moderator(user, consultation) or _role(user, consultation) == "secretary"
+
+
+def can_read(user, consultation: Consultation) -> bool:
+    """Participants, the chair and, for an open consultation, members of the community."""
+    if not getattr(user, "is_authenticated", False) or consultation.status not in ROOM_STATUSES:
+        return False
+    if is_moderator(user, consultation) or _role(user, consultation) is not None:
+        return True
+    return consultation.access == "open" and is_member(user, consultation.community)
+
+
+def require_read(user, consultation: Consultation) -> None:
+    if consultation.status == "draft" and not consultations.can_view(user, consultation):
+        raise NotFound("consultation_not_found", _("No such consultation."))
+    if consultation.status not in ROOM_STATUSES:
+        raise Conflict("room_not_open", _("The room of this consultation is not open yet."))
+    if not can_read(user, consultation):
+        raise Forbidden("not_participant", _("You are not a participant of this consultation."))
+
+
+def require_join(user, consultation: Consultation) -> Participant | None:
+    """Check that ``user`` may enter the room; members joining an open live consultation
+    take part as voters. Returns the user's participation (None for a reader only)."""
+    require_read(user, consultation)
+    if consultation.status == "live":
+        if is_moderator(user, consultation) and _role(user, consultation) is None:
+            if consultation.access != "open":
+                return None  # a community admin steering an invited consultation
+        return consultations.ensure_participant(user, consultation)
+    return consultations.participant(user, consultation)
+
+
+def _require_live(consultation: Consultation) -> None:
+    status = db.session.scalar(
+        sa.select(Consultation.status).where(Consultation.id == consultation.id)
+    )
+    if status != "live":
+        raise Conflict("room_closed", _("The room is not open: it is read-only now."))
+
+
+def _require_moderator(actor, consultation: Consultation) -> None:
+    if not is_moderator(actor, consultation):
+        raise Forbidden("not_chair", _("Only the chair of this consultation may do this."))
+
+
+def _require_speaker(actor, consultation: Consultation, join: bool = False) -> Participant | None:
+    """The actor's participation, if it lets them speak (observers only read). With
+    ``join``, a member speaking in an open live consultation takes part as a voter, as on
+    joining the room."""
+    found = consultations.participant(actor, consultation)
+    if found is None:
+        if is_moderator(actor, consultation):
+            return None
+        if join and consultation.status == "live":
+            found = consultations.ensure_participant(actor, consultation)
+        else:
+            raise Forbidden("not_participant", _("You are not a participant of this consultation."))
+    if found.role not in SPEAKING_ROLES:
+        raise Forbidden("cannot_speak", _("Observers follow the discussion but do not post."))
+    return found
+
+
+def _is_muted(consultation_id: int, user_id: int) -> bool:
+    return (
+        db.session.scalar(
+            sa.select(RoomMute.id).where(
+                RoomMute.consultation_id == consultation_id, RoomMute.user_id == user_id
+            )
+        )
+        is not None
+    )
+
+
+def _holds_floor(state: RoomState, user_id: int, now=None) -> bool:
+    if state.floor_holder_id != user_id:
+        return False
+    return state.floor_until is None or (now or utcnow()) < state.floor_until
+
+
+# --- the room's counter row and the write lock -------------------------------------------
+
+
+def _writer(function):
+    """A refused or failed change leaves nothing behind and releases the write lock."""
+
+    @wraps(function)
+    def wrapped(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except Exception:
+            db.session.rollback()
+            raise
+
+    return wrapped
+
+
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def _ensure_state(consultation_id: int) -> None:
+    values = {
+        "consultation_id": consultation_id,
+        "last_seq": 0,
+        "floor_mode": "open",
+        "updated_at": utcnow(),
+    }
+    if _dialect() == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    db.session.execute(insert(RoomState).values(**values).on_conflict_do_nothing())
+
+
+def _lock_room(consultation_id: int) -> RoomState:
+    """Take the write lock and the room's row; hold both until the commit."""
+    lock_for_write()
+    _ensure_state(consultation_id)
+    query = (
+        sa.select(RoomState)
+        .where(RoomState.consultation_id == consultation_id)
+        .execution_options(populate_existing=True)
+    )
+    if _dialect() != "sqlite":
+        query = query.with_for_update()
+    return db.session.scalar(query)
+
+
+def room_state(consultation: Consultation) -> RoomState:
+    """The room's state for reading (a default one if the room has none yet)."""
+    state = db.session.get(RoomState, consultation.id)
+    return state or RoomState(consultation_id=consultation.id, last_seq=0, floor_mode="open")
+
+
+def _next_seq(state: RoomState) -> int:
+    state.last_seq = (state.last_seq or 0) + 1
+    return state.last_seq
+
+
+def _append_system(
+    state: RoomState, key: str, params: dict | None = None, event_key: str | None = None
+) -> Message:
+    """A system line in the current transaction (the room's lock is held)."""
+    clean = {str(k)[:40]: str(v)[:300] for k, v in (params or {}).items() if v is not None}
+    message = Message(
+        consultation_id=state.consultation_id,
+        seq=_next_seq(state),
+        kind="system",
+        body="",
+        meta={"key": key, "params": clean},
+        event_key=event_key,
+    )
+    db.session.add(message)
+    return message
+
+
+# --- what clients see ------------------------------------------------------------------
+
+
+def _roles_by_user(consultation_id: int) -> dict[int, str]:
+    rows = db.session.execute(
+        sa.select(Participant.user_id, Participant.role).where(
+            Participant.consultation_id == consultation_id
+        )
+    )
+    return dict(rows.all())
+
+
+def _person(user: User | None, roles: dict[int, str] | None = None) -> dict | None:
+    if user is None:
+        return None
+    data = {"username": user.username, "display_name": user.display_name}
+    if roles is not None:
+        data["role"] = roles.get(user.id)
+    return data
+
+
+def message_dict(message: Message, privileged: bool = False, roles: dict | None = None) -> dict:
+    """A message as clients see it. ``id`` is the room's sequence number; a hidden message
+    keeps its place but its text is given only to the chair and the secretary."""
+    show_text = not message.hidden or privileged
+    if roles is None and message.author_id is not None:
+        roles = _roles_by_user(message.consultation_id)
+    data = {
+        "id": message.seq,
+        "seq": message.seq,
+        "uid": message.id,
+        "consultation_id": message.consultation_id,
+        "kind": message.kind,
+        "author": _person(message.author, roles),
+        "body": message.body if show_text else None,
+        "html": str(render_light(message.body)) if show_text and message.body else "",
+        "client_id": message.client_id,
+        "created_at": isoformat(message.created_at),
+        "hidden": message.hidden,
+    }
+    if message.kind == "system":
+        meta = message.meta or {}
+        data["system"] = {"key": meta.get("key"), "params": meta.get("params") or {}}
+        data["text"] = system_text(meta.get("key"), meta.get("params"))
+        data["html"] = ""
+    if message.hidden:
+        data["hidden_reason"] = message.hidden_reason
+        data["hidden_by"] = _person(message.hidden_by)
+        data["hidden_at"] = isoformat(message.hidden_at)
+    return data
+
+
+def floor_dict(state: RoomState) -> dict:
+    now = utcnow()
+    holder = state.floor_holder if state.floor_holder_id else None
+    seconds_left = None
+    if holder is not None and state.floor_until is not None:
+        seconds_left = max(0, int((state.floor_until - now).total_seconds() + 0.999))
+    return {
+        "consultation_id": state.consultation_id,
+        "mode": state.floor_mode or "open",
+        "holder": _person(holder),
+        "given_at": isoformat(state.floor_given_at) if holder else None,
+        "until": isoformat(state.floor_until) if holder else None,
+        "seconds_left": seconds_left,
+    }
+
+
+def _muted_ids(consultation_id: int) -> set[int]:
+    return set(
+        db.session.scalars(
+            sa.select(RoomMute.user_id).where(RoomMute.consultation_id == consultation_id)
+        )
+    )
+
+
+def participants(consultation: Consultation) -> list[dict]:
+    """Everyone taking part, with role, muted and online markers."""
+    muted = _muted_ids(consultation.id)
+    online = {row["username"] for row in _online(consultation.id)}
+    return [
+        {
+            "username": p.user.username,
+            "display_name": p.user.display_name,
+            "role": p.role,
+            "muted": p.user_id in muted,
+            "online": p.user.username in online,
+        }
+        for p in consultations.participants(consultation)
+    ]
+
+
+def _online(consultation_id: int) -> list[dict]:
+    rows = db.session.execute(
+        sa.select(User, sa.func.min(RoomVisit.joined_at))
+        .join(RoomVisit, RoomVisit.user_id == User.id)
+        .where(RoomVisit.consultation_id == consultation_id, RoomVisit.left_at.is_(None))
+        .group_by(User.id)
+        .order_by(sa.func.min(RoomVisit.joined_at), User.id)
+    ).all()
+    roles = _roles_by_user(consultation_id)
+    return [{**_person(user, roles), "since": isoformat(since)} for user, since in rows]
+
+
+def hands(consultation_id: int) -> list[dict]:
+    """Raised hands in the order they were raised."""
+    rows = db.session.scalars(
+        sa.select(HandRaise)
+        .where(HandRaise.consultation_id == consultation_id, HandRaise.lowered_at.is_(None))
+        .order_by(HandRaise.raised_at, HandRaise.id)
+    ).all()
+    roles = _roles_by_user(consultation_id)
+    return [{**_person(hand.user, roles), "raised_at": isoformat(hand.raised_at)} for hand in rows]
+
+
+def presence(consultation: Consultation | int) -> dict:
+    """Who is in the room now, and the raised hands in order."""
+    cid = consultation if isinstance(consultation, int) else consultation.id
+    return {"consultation_id": cid, "online": _online(cid), "hands": hands(cid)}
+
+
+def me_dict(user, consultation: Consultation) -> dict:
+    """The viewer's own standing in the room."""
+    role = _role(user, consultation)
+    live = consultation.status == "live"
+    if (
+        role is None
+        and live
+        and consultation.access == "open"
+        and is_member(user, consultation.community)
+    ):
+        role = "voter"  # members of an open consultation take part as voters when they join
+    moderator = is_moderator(user, consultation)
+    muted = _is_muted(consultation.id, user.id)
+    state = room_state(consultation)
+    floor_ok = state.floor_mode != "moderated" or moderator or _holds_floor(state, user.id)
+    speaks = role in SPEAKING_ROLES or (moderator and role is None)
+    return {
+        "username": user.username,
+        "display_name": user.display_name,
+        "role": role,
+        "can_speak": speaks,
+        "can_post": bool(live and speaks and not muted and floor_ok),
+        "muted": muted,
+        "can_moderate": moderator,
+        "can_record": is_recorder(user, consultation),
+        "can_read_hidden": is_recorder(user, consultation),
+    }
+
+
+def consultation_dict(consultation: Consultation) -> dict:
+    return {
+        "id": consultation.id,
+        "title": consultation.title,
+        "status": consultation.status,
+        "access": consultation.access,
+        "community": consultation.community.slug,
+    }
+
+
+def snapshot(user, consultation: Consultation) -> dict:
+    """The room as ``user`` sees it now (without messages)."""
+    return {
+        "consultation": consultation_dict(consultation),
+        "me": me_dict(user, consultation),
+        "participants": participants(consultation),
+        "presence": presence(consultation),
+        "floor": floor_dict(room_state(consultation)),
+        "last_seq": room_state(consultation).last_seq or 0,
+    }
+
+
+# --- joining and leaving -----------------------------------------------------------------
+
+
+def _connected_here(sid: str) -> bool:
+    server = getattr(socketio, "server", None)
+    if server is None:
+        return False
+    try:
+        return bool(server.manager.is_connected(sid, "/"))
+    except Exception:  # noqa: BLE001 — a manager that cannot tell keeps the visit
+        return True
+
+
+def _prune_stale_visits(consultation_id: int) -> bool:
+    """Close visits whose connection is gone without a disconnect (a killed server).
+
+    Visits held by this process are checked against its live connections. Without a
+    message queue there is one server process, so a visit written by an earlier run of it
+    is over too. With a queue, other processes' visits are trusted until they end.
+    """
+    rows = db.session.scalars(
+        sa.select(RoomVisit).where(
+            RoomVisit.consultation_id == consultation_id, RoomVisit.left_at.is_(None)
+        )
+    ).all()
+    single_process = not current_app.config.get("SOCKETIO_MESSAGE_QUEUE")
+    now = utcnow()
+    changed = False
+    for visit in rows:
+        if visit.server == SERVER_ID:
+            stale = visit.sid is not None and not _connected_here(visit.sid)
+        else:
+            stale = single_process
+        if stale:
+            visit.left_at = now
+            changed = True
+    return changed
+
+
+@_writer
+def join_room(actor, consultation: Consultation, sid: str | None = None, last_seen_id=None):
+    """Enter the room: record the visit (while live) and return the room with its history
+    (or exactly the messages after ``last_seen_id``)."""
+    require_join(actor, consultation)
+    entered = False
+    if consultation.status == "live" and sid:
+        state = _lock_room(consultation.id)
+        entered = _prune_stale_visits(consultation.id)
+        visit = db.session.scalar(
+            sa.select(RoomVisit).where(
+                RoomVisit.consultation_id == consultation.id,
+                RoomVisit.sid == sid,
+                RoomVisit.left_at.is_(None),
+            )
+        )
+        first_visit = None
+        if visit is None:
+            first_visit = (
+                db.session.scalar(
+                    sa.select(RoomVisit.id).where(
+                        RoomVisit.consultation_id == consultation.id,
+                        RoomVisit.user_id == actor.id,
+                    )
+                )
+                is None
+            )
+            db.session.add(
+                RoomVisit(
+                    consultation_id=consultation.id, user_id=actor.id, sid=sid, server=SERVER_ID
+                )
+            )
+            entered = True
+        line = None
+        if first_visit:
+            line = _append_system(state, "joined", {"name": actor.display_name})
+        db.session.commit()
+        if line is not None:
+            _announce_message(line)
+    data = snapshot(actor, consultation)
+    if last_seen_id is None:
+        data["messages"] = recent_messages(consultation, actor, HISTORY_LIMIT)
+        first = data["messages"][0]["seq"] if data["messages"] else None
+        data["has_more"] = bool(first and first > 1)
+    else:
+        messages = messages_after(consultation, last_seen_id, actor, CATCH_UP_LIMIT + 1)
+        data["has_more"] = len(messages) > CATCH_UP_LIMIT
+        data["messages"] = messages[:CATCH_UP_LIMIT]
+    if entered:  # someone came in, or stale visits went out
+        _announce_presence(consultation.id)
+    return data
+
+
+@_writer
+def leave_room(actor, consultation: Consultation, sid: str) -> None:
+    """End this connection's visit to the room."""
+    if not can_read(actor, consultation):
+        raise Forbidden("not_participant", _("You are not a participant of this consultation."))
+    closed = _close_visits(
+        sa.and_(RoomVisit.sid == sid, RoomVisit.consultation_id == consultation.id)
+    )
+    for consultation_id in closed:
+        _announce_presence(consultation_id)
+
+
+@_writer
+def leave_all(sid: str) -> list[int]:
+    """A connection ended: it leaves every room it was in. Returns those rooms."""
+    closed = _close_visits(RoomVisit.sid == sid)
+    for consultation_id in closed:
+        _announce_presence(consultation_id)
+    return closed
+
+
+def _close_visits(condition) -> list[int]:
+    rows = db.session.scalars(
+        sa.select(RoomVisit.id).where(condition, RoomVisit.left_at.is_(None))
+    ).all()
+    if not rows:
+        return []
+    lock_for_write()
+    visits = db.session.scalars(
+        sa.select(RoomVisit)
+        .where(condition, RoomVisit.left_at.is_(None))
+        .execution_options(populate_existing=True)
+    ).all()
+    now = utcnow()
+    rooms = sorted({visit.consultation_id for visit in visits})
+    for visit in visits:
+        visit.left_at = now
+    db.session.commit()
+    return rooms
+
+
+# --- the discussion ------------------------------------------------------------------------
+
+
+def _clean_body(body) -> str:
+    if not isinstance(body, str):
+        raise Invalid("invalid_type", _("The message must be text."))
+    body = check_text(body).replace("\r\n", "\n").replace("\r", "\n").strip()
+    if not body:
+        raise Invalid("empty_message", _("Write something before sending."))
+    limit = _config("ROOM_MESSAGE_MAX_LENGTH")
+    if len(body) > limit:
+        raise Invalid(
+            "message_too_long",
+            _(
+                "A message may have at most %(max)d characters; this one has %(n)d.",
+                max=limit,
+                n=len(body),
+            ),
+        )
+    return body
+
+
+def _clean_client_id(client_id) -> str | None:
+    if client_id is None or client_id == "":
+        return None
+    if not isinstance(client_id, str) or len(client_id) > 64 or not client_id.isprintable():
+        raise Invalid("invalid_client_id", _("client_id is up to 64 printable characters."))
+    return client_id
+
+
+def _stored(consultation_id: int, author_id: int, client_id: str | None) -> Message | None:
+    if client_id is None:
+        return None
+    return db.session.scalar(
+        sa.select(Message)
+        .where(
+            Message.consultation_id == consultation_id,
+            Message.author_id == author_id,
+            Message.client_id == client_id,
+        )
+        .execution_options(populate_existing=True)
+    )
+
+
+def _check_rate(actor) -> None:
+    count_limit = _config("ROOM_RATE_LIMIT_COUNT")
+    seconds = _config("ROOM_RATE_LIMIT_SECONDS")
+    since = utcnow() - timedelta(seconds=seconds)
+    recent = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Message)
+        .where(Message.author_id == actor.id, Message.created_at > since)
+    )
+    if recent >= count_limit:
+        raise TooMany(
+            "rate_limited",
+            _(
+                "You are posting too fast: at most %(count)d messages in %(seconds)d seconds. "
+                "Wait a moment and send again.",
+                count=count_limit,
+                seconds=seconds,
+            ),
+        )
+
+
+@_writer
+def post_message(actor, consultation: Consultation, body, client_id=None, announcement=False):
+    """Post to the room. A resend with the same ``client_id`` returns the stored message
+    (its ``duplicate`` attribute is then true) and stores nothing."""
+    _require_speaker(actor, consultation, join=True)
+    client_id = _clean_client_id(client_id)
+    stored = _stored(consultation.id, actor.id, client_id)
+    if stored is not None:
+        stored.duplicate = True
+        return stored
+    if announcement:
+        _require_moderator(actor, consultation)
+    _require_live(consultation)
+    body = _clean_body(body)
+
+    state = _lock_room(consultation.id)
+    stored = _stored(consultation.id, actor.id, client_id)  # a concurrent resend won the lock
+    if stored is not None:
+        db.session.rollback()
+        stored = _stored(consultation.id, actor.id, client_id)
+        stored.duplicate = True
+        return stored
+    _require_live(consultation)
+    if _is_muted(consultation.id, actor.id):
+        raise Forbidden("muted", _("The chair has muted you in this room."))
+    if state.floor_mode == "moderated" and not is_moderator(actor, consultation):
+        if state.floor_holder_id == actor.id and not _holds_floor(state, actor.id):
+            raise Forbidden("floor_not_held", _("Your speaking time is over."))
+        if not _holds_floor(state, actor.id):
+            raise Forbidden(
+                "floor_not_held",
+                _(
+                    "The floor is moderated: raise your hand and wait for the chair "
+                    "to give you the floor."
+                ),
+            )
+    _check_rate(actor)
+    message = Message(
+        consultation_id=consultation.id,
+        seq=_next_seq(state),
+        author_id=actor.id,
+        kind="announcement" if announcement else "message",
+        body=body,
+        client_id=client_id,
+    )
+    db.session.add(message)
+    db.session.commit()
+    message.duplicate = False
+    _announce_message(message)
+    return message
+
+
+@_writer
+def post_system_line(consultation_id: int, key: str, dedupe_key: str | None = None, **params):
+    """A system line (``SYSTEM_TEXTS[key]`` with ``params``). With ``dedupe_key`` the same
+    line is stored at most once per room. Returns the message, or None if it existed."""
+    if db.session.get(Consultation, consultation_id) is None:
+        return None
+    state = _lock_room(consultation_id)
+    if dedupe_key is not None:
+        exists = db.session.scalar(
+            sa.select(Message.id).where(
+                Message.consultation_id == consultation_id, Message.event_key == dedupe_key
+            )
+        )
+        if exists is not None:
+            db.session.rollback()
+            return None
+    message = _append_system(state, key, params, event_key=dedupe_key)
+    db.session.commit()
+    _announce_message(message)
+    return message
+
+
+def _message_by_seq(consultation: Consultation, seq) -> Message:
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 < seq < 2**62:
+        raise NotFound("message_not_found", _("No such message in this room."))
+    message = db.session.scalar(
+        sa.select(Message)
+        .where(Message.consultation_id == consultation.id, Message.seq == seq)
+        .execution_options(populate_existing=True)
+    )
+    if message is None:
+        raise NotFound("message_not_found", _("No such message in this room."))
+    return message
+
+
+def _clean_reason(reason) -> str:
+    if reason is not None and not isinstance(reason, str):
+        raise Invalid("invalid_type", _("The reason must be text."))
+    reason = check_text(reason or "").strip()
+    if not reason:
+        raise Invalid("reason_required", _("Say why the message is hidden."))
+    if len(reason) > MAX_REASON_LENGTH:
+        raise Invalid(
+            "reason_too_long",
+            _("The reason may have at most %(max)d characters.", max=MAX_REASON_LENGTH),
+        )
+    return reason
+
+
+@_writer
+def hide_message(actor, consultation: Consultation, message_id, reason) -> Message:
+    """The chair hides a message with a reason; it stays in the record, marked hidden."""
+    _require_moderator(actor, consultation)
+    reason = _clean_reason(reason)
+    _message_by_seq(consultation, message_id)
+    _lock_room(consultation.id)
+    message = _message_by_seq(consultation, message_id)
+    if message.kind == "system":
+        raise Conflict("not_hideable", _("System lines cannot be hidden."))
+    if message.hidden:
+        raise Conflict("already_hidden", _("This message is already hidden."))
+    message.hidden = True
+    message.hidden_reason = reason
+    message.hidden_by_id = actor.id
+    message.hidden_at = utcnow()
+    audit.record(actor, "message.hidden", message, seq=message.seq, reason=reason)
+    db.session.commit()
+    notify.announce(
+        "message:hidden",
+        {"consultation_id": consultation.id, "message": message_dict(message)},
+        room=notify.room_name(consultation.id),
+    )
+    return message
+
+
+# --- moderation: mute ------------------------------------------------------------------------
+
+
+def _target(consultation: Consultation, username) -> tuple[User, Participant]:
+    user = find_user(username) if isinstance(username, str) and username else None
+    if user is None:
+        raise NotFound("user_not_found", _("No such user."))
+    found = consultations.participant(user, consultation)
+    if found is None:
+        raise NotFound(
+            "participant_not_found", _("%(name)s is not taking part.", name=user.display_name)
+        )
+    return user, found
+
+
+@_writer
+def _set_mute(actor, consultation: Consultation, username, muted: bool) -> dict:
+    _require_moderator(actor, consultation)
+    _require_live(consultation)
+    user, _found = _target(consultation, username)
+    if muted and is_moderator(user, consultation):
+        raise Conflict("cannot_mute_chair", _("The chair cannot be muted."))
+    state = _lock_room(consultation.id)
+    row = db.session.scalar(
+        sa.select(RoomMute).where(
+            RoomMute.consultation_id == consultation.id, RoomMute.user_id == user.id
+        )
+    )
+    line = None
+    if muted and row is None:
+        db.session.add(
+            RoomMute(consultation_id=consultation.id, user_id=user.id, muted_by_id=actor.id)
+        )
+        line = _append_system(state, "muted", {"name": user.display_name})
+        audit.record(actor, "participant.muted", consultation, username=user.username)
+    elif not muted and row is not None:
+        db.session.delete(row)
+        line = _append_system(state, "unmuted", {"name": user.display_name})
+        audit.record(actor, "participant.unmuted", consultation, username=user.username)
+    db.session.commit()
+    payload = {
+        "consultation_id": consultation.id,
+        "username": user.username,
+        "display_name": user.display_name,
+        "muted": muted,
+    }
+    if line is not None:
+        notify.announce("participant:muted", payload, room=notify.room_name(consultation.id))
+        _announce_message(line)
+    return payload
+
+
+def mute(actor, consultation: Consultation, username) -> dict:
+    return _set_mute(actor, consultation, username, True)
+
+
+def unmute(actor, consultation: Consultation, username) -> dict:
+    return _set_mute(actor, consultation, username, False)
+
+
+# --- the floor and the speaker queue -------------------------------------------------------
+
+
+@_writer
+def set_floor_mode(actor, consultation: Consultation, mode) -> dict:
+    """``open``: every participant may post; ``moderated``: the floor holder and the chair."""
+    _require_moderator(actor, consultation)
+    if mode not in FLOOR_MODES:
+        raise Invalid("invalid_mode", _("The floor is “open” or “moderated”."))
+    _require_live(consultation)
+    state = _lock_room(consultation.id)
+    line = None
+    if state.floor_mode != mode:
+        state.floor_mode = mode
+        line = _append_system(state, f"floor_{mode}")
+        audit.record(actor, "floor.mode", consultation, mode=mode)
+    db.session.commit()
+    floor = floor_dict(state)
+    if line is not None:
+        notify.announce("floor:updated", floor, room=notify.room_name(consultation.id))
+        _announce_message(line)
+    return floor
+
+
+@_writer
+def raise_hand(actor, consultation: Consultation) -> dict:
+    """Join the speaker queue (发言排队)."""
+    _require_speaker(actor, consultation)
+    _require_live(consultation)
+    _lock_room(consultation.id)
+    if _is_muted(consultation.id, actor.id):
+        raise Forbidden("muted", _("The chair has muted you in this room."))
+    raised = db.session.scalar(
+        sa.select(HandRaise.id).where(
+            HandRaise.consultation_id == consultation.id,
+            HandRaise.user_id == actor.id,
+            HandRaise.lowered_at.is_(None),
+        )
+    )
+    if raised is None:
+        db.session.add(HandRaise(consultation_id=consultation.id, user_id=actor.id))
+    db.session.commit()
+    if raised is None:
+        _announce_presence(consultation.id)
+    return presence(consultation)
+
+
+@_writer
+def lower_hand(actor, consultation: Consultation) -> dict:
+    _require_speaker(actor, consultation)
+    _require_live(consultation)
+    _lock_room(consultation.id)
+    hand = _open_hand(consultation.id, actor.id)
+    if hand is not None:
+        hand.lowered_at = utcnow()
+        hand.outcome = "lowered"
+    db.session.commit()
+    if hand is not None:
+        _announce_presence(consultation.id)
+    return presence(consultation)
+
+
+def _open_hand(consultation_id: int, user_id: int | None = None) -> HandRaise | None:
+    query = (
+        sa.select(HandRaise)
+        .where(HandRaise.consultation_id == consultation_id, HandRaise.lowered_at.is_(None))
+        .order_by(HandRaise.raised_at, HandRaise.id)
+        .limit(1)
+    )
+    if user_id is not None:
+        query = query.where(HandRaise.user_id == user_id)
+    return db.session.scalar(query)
+
+
+def _speaking_time(seconds: int) -> str:
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+@_writer
+def give_floor(actor, consultation: Consultation, username=None, seconds=None) -> dict:
+    """The chair gives the floor to ``username`` (or to the first raised hand), optionally
+    for ``seconds`` of speaking time. That person's hand goes down."""
+    _require_moderator(actor, consultation)
+    if seconds is not None and (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int)
+        or not MIN_SPEAKING_SECONDS <= seconds <= MAX_SPEAKING_SECONDS
+    ):
+        raise Invalid(
+            "invalid_seconds",
+            _(
+                "Speaking time is from %(min)d to %(max)d seconds.",
+                min=MIN_SPEAKING_SECONDS,
+                max=MAX_SPEAKING_SECONDS,
+            ),
+        )
+    _require_live(consultation)
+    if username:
+        user, found = _target(consultation, username)
+        if found.role not in SPEAKING_ROLES:
+            raise Conflict("cannot_speak", _("Observers follow the discussion but do not post."))
+    state = _lock_room(consultation.id)
+    if not username:
+        hand = _open_hand(consultation.id)
+        if hand is None:
+            raise Conflict("no_raised_hands", _("No one has raised a hand."))
+        user = hand.user
+    if _is_muted(consultation.id, user.id):
+        raise Conflict("muted", _("%(name)s is muted: unmute them first.", name=user.display_name))
+    hand = _open_hand(consultation.id, user.id)
+    now = utcnow()
+    if hand is not None:
+        hand.lowered_at = now
+        hand.outcome = "floor"
+    state.floor_holder_id = user.id
+    state.floor_given_at = now
+    state.floor_until = now + timedelta(seconds=seconds) if seconds else None
+    if seconds:
+        line = _append_system(
+            state, "floor_given_timed", {"name": user.display_name, "time": _speaking_time(seconds)}
+        )
+    else:
+        line = _append_system(state, "floor_given", {"name": user.display_name})
+    audit.record(actor, "floor.given", consultation, username=user.username, seconds=seconds)
+    db.session.commit()
+    db.session.refresh(state)
+    floor = floor_dict(state)
+    room = notify.room_name(consultation.id)
+    notify.announce("floor:updated", floor, room=room)
+    _announce_presence(consultation.id)
+    _announce_message(line)
+    return floor
+
+
+@_writer
+def take_floor_back(actor, consultation: Consultation) -> dict:
+    _require_moderator(actor, consultation)
+    _require_live(consultation)
+    state = _lock_room(consultation.id)
+    line = None
+    if state.floor_holder_id is not None:
+        state.floor_holder_id = None
+        state.floor_given_at = None
+        state.floor_until = None
+        line = _append_system(state, "floor_taken")
+        audit.record(actor, "floor.taken", consultation)
+    db.session.commit()
+    db.session.refresh(state)
+    floor = floor_dict(state)
+    if line is not None:
+        notify.announce("floor:updated", floor, room=notify.room_name(consultation.id))
+        _announce_message(line)
+    return floor
+
+
+# --- minority opinions from the floor (少数意见) ---------------------------------------------
+
+
+def opinion_dict(opinion: FloorOpinion) -> dict:
+    return {
+        "id": opinion.id,
+        "text": opinion.text,
+        "author": opinion.author.username if opinion.author else None,
+        "author_name": opinion.author.display_name if opinion.author else None,
+        "source": "floor",
+        "message_id": opinion.message.seq if opinion.message else None,
+        "message_uid": opinion.message_id,
+        "motion_id": opinion.motion_id,
+        "recorded_by": opinion.recorded_by.username,
+        "recorded_at": isoformat(opinion.created_at),
+    }
+
+
+@_writer
+def record_floor_opinion(
+    actor, consultation: Consultation, text=None, message_id=None, motion_id=None, username=None
+) -> FloorOpinion:
+    """The chair or the secretary records a minority opinion: a message of the room
+    (``message_id`` is its sequence number) or a note (``text``, optionally naming whose
+    opinion it is with ``username``), optionally for a motion."""
+    if not is_recorder(actor, consultation):
+        raise Forbidden(
+            "not_chair", _("Only the chair or the secretary may record a minority opinion.")
+        )
+    status = db.session.scalar(
+        sa.select(Consultation.status).where(Consultation.id == consultation.id)
+    )
+    if status not in ("live", "closed"):
+        raise Conflict("room_closed", _("Minority opinions are recorded while the room is open."))
+    if text is not None and not isinstance(text, str):
+        raise Invalid("invalid_type", _("The text must be text."))
+    text = check_text(text or "").strip()
+    if len(text) > MAX_OPINION_LENGTH:
+        raise Invalid("text_too_long", _("At most %(max)d characters.", max=MAX_OPINION_LENGTH))
+    if motion_id is not None and (
+        isinstance(motion_id, bool) or not isinstance(motion_id, int) or not 0 < motion_id < 2**62
+    ):
+        raise Invalid("invalid_motion_id", _("motion_id is a motion's number."))
+    author = None
+    if username:
+        author = find_user(username) if isinstance(username, str) else None
+        if author is None:
+            raise NotFound("user_not_found", _("No such user."))
+    message = None
+    if message_id is not None:
+        message = _message_by_seq(consultation, message_id)
+        if message.kind == "system":
+            raise Conflict("not_an_opinion", _("A system line is not an opinion."))
+        author = author or message.author
+        text = text or message.body
+    if not text:
+        raise Invalid("text_required", _("Choose a message or write the opinion."))
+    state = _lock_room(consultation.id)
+    if message is not None:
+        duplicate = db.session.scalar(
+            sa.select(FloorOpinion.id).where(
+                FloorOpinion.message_id == message.id,
+                FloorOpinion.motion_id.is_(None)
+                if motion_id is None
+                else FloorOpinion.motion_id == motion_id,
+            )
+        )
+        if duplicate is not None:
+            raise Conflict(
+                "already_recorded", _("This message is already recorded as a minority opinion.")
+            )
+    opinion = FloorOpinion(
+        consultation_id=consultation.id,
+        message_id=message.id if message else None,
+        author_id=author.id if author else None,
+        text=text,
+        recorded_by_id=actor.id,
+        motion_id=motion_id,
+    )
+    db.session.add(opinion)
+    line = None
+    if status == "live":
+        if author is not None:
+            line = _append_system(state, "minority_recorded", {"name": author.display_name})
+        else:
+            line = _append_system(state, "minority_recorded_note")
+    db.session.flush()
+    audit.record(actor, "minority.recorded", opinion, message=message_id, motion_id=motion_id)
+    db.session.commit()
+    room = notify.room_name(consultation.id)
+    notify.announce(
+        "minority:recorded",
+        {"consultation_id": consultation.id, "opinion": opinion_dict(opinion)},
+        room=room,
+    )
+    if line is not None:
+        _announce_message(line)
+    return opinion
+
+
+# --- readers for pages, the API and other features ----------------------------------------
+
+
+def _privileged(viewer, consultation: Consultation) -> bool:
+    return (
+        viewer is not None
+        and getattr(viewer, "is_authenticated", False)
+        and is_recorder(viewer, consultation)
+    )
+
+
+def _dicts(consultation: Consultation, rows, viewer) -> list[dict]:
+    privileged = _privileged(viewer, consultation)
+    roles = _roles_by_user(consultation.id)
+    return [message_dict(m, privileged, roles) for m in rows]
+
+
+def messages_after(consultation: Consultation, after_seq, viewer, limit: int = HISTORY_LIMIT):
+    """The messages with ``seq > after_seq``, oldest first, at most ``limit``."""
+    after = after_seq if isinstance(after_seq, int) and not isinstance(after_seq, bool) else 0
+    rows = db.session.scalars(
+        sa.select(Message)
+        .where(Message.consultation_id == consultation.id, Message.seq > max(after, 0))
+        .order_by(Message.seq)
+        .limit(max(1, limit))
+    ).all()
+    return _dicts(consultation, rows, viewer)
+
+
+def recent_messages(consultation: Consultation, viewer, limit: int = HISTORY_LIMIT):
+    """The last ``limit`` messages, oldest first."""
+    rows = db.session.scalars(
+        sa.select(Message)
+        .where(Message.consultation_id == consultation.id)
+        .order_by(Message.seq.desc())
+        .limit(max(1, limit))
+    ).all()
+    return _dicts(consultation, list(reversed(rows)), viewer)
+
+
+def transcript(consultation: Consultation, viewer=None) -> list[dict]:
+    """The whole discussion, for the minutes: hidden messages are marked, and their text is
+    there only when ``viewer`` is the chair or the secretary."""
+    rows = db.session.scalars(
+        sa.select(Message).where(Message.consultation_id == consultation.id).order_by(Message.seq)
+    ).all()
+    return _dicts(consultation, rows, viewer)
+
+
+def attendance(consultation: Consultation) -> list[dict]:
+    """Who came to the room, when they first joined and when they last left (``None``
+    while still there), in order of arrival."""
+    rows = db.session.execute(
+        sa.select(
+            RoomVisit.user_id,
+            sa.func.min(RoomVisit.joined_at),
+            sa.func.max(RoomVisit.left_at),
+            sa.func.count(RoomVisit.id),
+            sa.func.sum(sa.case((RoomVisit.left_at.is_(None), 1), else_=0)),
+        )
+        .where(RoomVisit.consultation_id == consultation.id)
+        .group_by(RoomVisit.user_id)
+        .order_by(sa.func.min(RoomVisit.joined_at))
+    ).all()
+    roles = _roles_by_user(consultation.id)
+    result = []
+    for user_id, joined, left, visits, still in rows:
+        user = db.session.get(User, user_id)
+        result.append(
+            {
+                "username": user.username,
+                "display_name": user.display_name,
+                "role": roles.get(user_id),
+                "joined_at": isoformat(joined),
+                "left_at": None if still else isoformat(left),
+                "present": bool(still),
+                "visits": visits,
+            }
+        )
+    return result
+
+
+def floor_opinions(consultation: Consultation, motion_id=None) -> list[dict]:
+    """Minority opinions recorded from the floor, oldest first; with ``motion_id`` only
+    those recorded for that motion."""
+    query = sa.select(FloorOpinion).where(FloorOpinion.consultation_id == consultation.id)
+    if motion_id is not None:
+        query = query.where(FloorOpinion.motion_id == motion_id)
+    rows = db.session.scalars(query.order_by(FloorOpinion.created_at, FloorOpinion.id)).all()
+    return [opinion_dict(o) for o in rows]
+
+
+# --- announcing ------------------------------------------------------------------------------
+
+
+def _announce_message(message: Message) -> None:
+    roles = _roles_by_user(message.consultation_id)
+    notify.announce(
+        "message:new",
+        message_dict(message, roles=roles),
+        room=notify.room_name(message.consultation_id),
+    )
+
+
+def _announce_presence(consultation_id: int) -> None:
+    notify.announce("presence", presence(consultation_id), room=notify.room_name(consultation_id))
+
+
+# --- system lines for what other features announce ------------------------------------------
+
+_guard = threading.local()
+
+
+def _pick(payload: dict, *names):
+    for name in names:
+        if payload.get(name) is not None:
+            return payload[name]
+    for nested in ("motion", "vote"):
+        inner = payload.get(nested)
+        if isinstance(inner, dict):
+            for name in names:
+                if inner.get(name) is not None:
+                    return inner[name]
+    return None
+
+
+def _system_line_for(event: str, payload: dict) -> tuple[str, dict, str | None] | None:
+    """The system line (key, params, dedupe key) for another feature's announcement."""
+    if event == "consultation:status":
+        status = payload.get("status")
+        if status in ("live", "closed", "cancelled"):
+            return f"status_{status}", {}, f"status:{status}"
+        if status in ROOM_STATUSES:  # later stages; nothing before the room opens
+            return "status_changed", {"status": status}, f"status:{status}"
+        return None
+    if event == "vote:opened":
+        vote_id = _pick(payload, "vote_id", "id")
+        key = f"vote:{vote_id}:opened" if vote_id is not None else None
+        return "vote_opened", {"title": _pick(payload, "title") or ""}, key
+    if event == "vote:closed":
+        vote_id = _pick(payload, "vote_id", "id")
+        key = f"vote:{vote_id}:closed" if vote_id is not None else None
+        params = {"title": _pick(payload, "title") or "", "result": _pick(payload, "result")}
+        return "vote_closed", params, key
+    if event == "motion:updated":
+        state = _pick(payload, "state", "status")
+        if state not in MOTION_STATES:
+            return None
+        motion_id = _pick(payload, "motion_id", "id")
+        key = f"motion:{motion_id}:{state}" if motion_id is not None else None
+        return f"motion_{state}", {"title": _pick(payload, "title") or ""}, key
+    return None
+
+
+def _on_announcement(event: str, payload, room) -> None:
+    """Write a system line for what other features announce (votes, motions, status)."""
+    if event not in ("consultation:status", "vote:opened", "vote:closed", "motion:updated"):
+        return
+    if getattr(_guard, "active", False) or not has_app_context() or not isinstance(payload, dict):
+        return
+    consultation_id = _pick(payload, "consultation_id")
+    if isinstance(consultation_id, bool) or not isinstance(consultation_id, int):
+        return
+    line = _system_line_for(event, payload)
+    if line is None:
+        return
+    key, params, dedupe_key = line
+    _guard.active = True
+    try:
+        post_system_line(consultation_id, key, dedupe_key=dedupe_key, **params)
+    except Exception:  # noqa: BLE001 — the announcing feature has committed; never break it
+        log.exception("room: could not write the system line for %s", event)
+        db.session.rollback()
+    finally:
+        _guard.active = False
+
+
+def _register_listener() -> None:
+    listeners = getattr(notify, "_listeners", [])
+    for listener in listeners:
+        if getattr(listener, "__module__", None) == __name__ and (
+            getattr(listener, "__name__", None) == _on_announcement.__name__
+        ):
+            return
+    notify.add_listener(_on_announcement)
+
+
+_register_listener()

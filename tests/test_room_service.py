@@ -1,0 +1,272 @@
+"""The room's services against a real SQLite file: the per-room sequence, idempotent
+client ids, the rate limit counted in the database, and the readers other features use."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from consult.accounts.service import find_user
+from consult.consultations import service as consultations
+from consult.errors import DomainError
+from consult.extensions import db
+from consult.room import service
+from consult.room.models import Message, RoomState
+
+
+@pytest.fixture
+def room(demo):
+    return demo
+
+
+def user(name):
+    return find_user(name)
+
+
+def codes(function, *args, **kwargs) -> str:
+    with pytest.raises(DomainError) as caught:
+        function(*args, **kwargs)
+    return caught.value.code
+
+
+def test_sequence_is_per_room_and_gapless(app, room):
+    other = consultations.create_consultation(user("chair"), room.community, title="Second room")
+    consultations.transition(user("chair"), other, "announced")
+    consultations.transition(user("chair"), other, "live")
+    consultations.ensure_participant(user("bob"), other)
+    first = service.post_message(user("alice"), room, "one", "a")
+    second = service.post_message(user("bob"), other, "two", "b")
+    third = service.post_message(user("bob"), room, "three", "c")
+    assert third.seq == first.seq + 1
+    assert second.seq == db.session.get(RoomState, other.id).last_seq
+    for consultation in (room, other):
+        seqs = list(
+            db.session.scalars(
+                sa.select(Message.seq)
+                .where(Message.consultation_id == consultation.id)
+                .order_by(Message.seq)
+            )
+        )
+        assert seqs == list(range(1, len(seqs) + 1))
+        assert db.session.get(RoomState, consultation.id).last_seq == seqs[-1]
+
+
+def test_concurrent_posts_get_distinct_consecutive_numbers(app, room):
+    """Writers in separate threads and sessions: every message is stored, with its own
+    number, and numbers follow commit order (ids and seqs rise together)."""
+    app.config["ROOM_RATE_LIMIT_COUNT"] = 100
+    cid = room.id
+    names = ["alice", "bob", "carol", "dave", "erin"]
+    errors = []
+
+    def writer(name):
+        with app.app_context():
+            try:
+                consultation = consultations.get_consultation(cid)
+                actor = find_user(name)
+                for n in range(8):
+                    service.post_message(actor, consultation, f"{name} {n}", f"{name}-{n}")
+            except Exception as error:  # noqa: BLE001
+                errors.append(error)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=writer, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    rows = db.session.execute(
+        sa.select(Message.id, Message.seq, Message.body)
+        .where(Message.consultation_id == cid, Message.kind == "message")
+        .order_by(Message.seq)
+    ).all()
+    assert len(rows) == 40
+    ids = [row.id for row in rows]
+    assert ids == sorted(ids)  # sequence order is commit (insert) order
+    all_seqs = list(
+        db.session.scalars(sa.select(Message.seq).where(Message.consultation_id == cid))
+    )
+    assert sorted(all_seqs) == list(range(1, len(all_seqs) + 1))
+    for name in names:  # each writer's own messages keep their order
+        mine = [row.body for row in rows if row.body.startswith(name)]
+        assert mine == [f"{name} {n}" for n in range(8)]
+
+
+def test_idempotent_client_id(app, room):
+    first = service.post_message(user("alice"), room, "hello", "same")
+    again = service.post_message(user("alice"), room, "hello (edited?)", "same")
+    assert again.id == first.id and again.body == "hello" and again.duplicate is True
+    count = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Message).where(Message.client_id == "same")
+    )
+    assert count == 1
+    without_id = service.post_message(user("alice"), room, "hello", None)
+    assert without_id.id != first.id
+
+
+def test_rate_limit_is_counted_in_the_database(app, room):
+    app.config.update(ROOM_RATE_LIMIT_COUNT=2, ROOM_RATE_LIMIT_SECONDS=10)
+    service.post_message(user("alice"), room, "1", "r1")
+    service.post_message(user("alice"), room, "2", "r2")
+    assert codes(service.post_message, user("alice"), room, "3", "r3") == "rate_limited"
+    # Messages older than the window no longer count.
+    from datetime import timedelta
+
+    for message in db.session.scalars(
+        sa.select(Message).where(Message.author_id == user("alice").id)
+    ):
+        message.created_at = message.created_at - timedelta(seconds=11)
+    db.session.commit()
+    assert service.post_message(user("alice"), room, "3", "r3").seq > 0
+
+
+def test_refusals_leave_no_trace(app, room):
+    before = db.session.scalar(sa.select(sa.func.count()).select_from(Message))
+    assert codes(service.post_message, user("alice"), room, "x" * 2001, "t1") == "message_too_long"
+    assert codes(service.post_message, user("alice"), room, "", "t2") == "empty_message"
+    service.mute(user("chair"), room, "alice")
+    after_mute = db.session.scalar(sa.select(sa.func.count()).select_from(Message))
+    assert codes(service.post_message, user("alice"), room, "hi", "t3") == "muted"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Message)) == after_mute
+    assert after_mute == before + 1  # the system line "alice was muted"
+    # The lock was released: others still write.
+    assert service.post_message(user("bob"), room, "fine", "t4").body == "fine"
+
+
+def test_transcript_hides_text_per_viewer(app, room):
+    consultations.set_participant(user("chair"), room, "carol", "secretary")
+    message = service.post_message(user("alice"), room, "something rude", "h")
+    service.hide_message(user("chair"), room, message.seq, "Insult")
+
+    def line(viewer):
+        return next(m for m in service.transcript(room, viewer) if m["id"] == message.seq)
+
+    for viewer in (user("bob"), None):
+        seen = line(viewer)
+        assert seen["hidden"] and seen["body"] is None and seen["hidden_reason"] == "Insult"
+    for viewer in (user("chair"), user("carol")):
+        assert line(viewer)["body"] == "something rude"
+
+
+def test_attendance_and_presence(app, room):
+    service.join_room(user("alice"), room, sid="sid-a")
+    assert [row["username"] for row in service.presence(room)["online"]] == ["alice"]
+    service.join_room(user("alice"), room, sid="sid-a2")  # a second tab
+    service.leave_all("sid-a2")
+    rows = {row["username"]: row for row in service.attendance(room)}
+    assert rows["alice"]["visits"] == 2 and rows["alice"]["role"] == "voter"
+    # "sid-a" has no live connection in this process (a server killed without a
+    # disconnect): the next join closes that visit, so presence does not lie.
+    service.join_room(user("bob"), room, sid="sid-b")
+    assert [row["username"] for row in service.presence(room)["online"]] == ["bob"]
+    rows = {row["username"]: row for row in service.attendance(room)}
+    assert rows["alice"]["present"] is False and rows["alice"]["left_at"] is not None
+    assert rows["bob"]["present"] is True and rows["bob"]["left_at"] is None
+    assert list(rows) == ["alice", "bob"]  # in order of arrival
+    assert service.leave_all("sid-b") == [room.id]
+    assert service.presence(room)["online"] == []
+
+
+def test_floor_opinions_reader(app, room):
+    message = service.post_message(user("bob"), room, "Keep it green.", "f1")
+    service.record_floor_opinion(user("chair"), room, message_id=message.seq, motion_id=4)
+    service.record_floor_opinion(user("chair"), room, text="A note from the hall.")
+    everything = service.floor_opinions(room)
+    assert [o["text"] for o in everything] == ["Keep it green.", "A note from the hall."]
+    assert everything[0] == {
+        **everything[0],
+        "author": "bob",
+        "source": "floor",
+        "message_id": message.seq,
+        "motion_id": 4,
+    }
+    assert everything[1]["author"] is None and everything[1]["motion_id"] is None
+    assert [o["text"] for o in service.floor_opinions(room, motion_id=4)] == ["Keep it green."]
+    assert service.floor_opinions(room, motion_id=5) == []
+
+
+def test_system_line_is_written_once_and_in_each_language(app, room):
+    first = service.post_system_line(room.id, "vote_opened", dedupe_key="vote:1:opened", title="T")
+    assert first is not None
+    assert (
+        service.post_system_line(room.id, "vote_opened", dedupe_key="vote:1:opened", title="T")
+        is None
+    )
+    from flask_babel import force_locale
+
+    with force_locale("en"):
+        english = service.message_dict(first)["text"]
+    with force_locale("zh"):
+        chinese = service.message_dict(first)["text"]
+    assert english == "Voting has opened: T."
+    assert "T" in chinese
+
+
+@pytest.fixture
+def pg_app(postgres):
+    """The app on a fresh PostgreSQL database (row locks instead of SQLite's write lock)."""
+    import uuid
+
+    from flask_migrate import upgrade
+
+    from consult import create_app
+    from consult.cli.demo import load_demo
+    from tests.conftest import ROOT, _config
+
+    url = postgres.create_database(f"room_{uuid.uuid4().hex[:10]}")
+    config = {
+        **_config(ROOT / "unused.db"),
+        "SQLALCHEMY_DATABASE_URI": url.replace("postgresql://", "postgresql+psycopg://", 1),
+    }
+    pg = create_app(config)
+    with pg.app_context():
+        upgrade(directory=str(ROOT / "migrations"))
+        load_demo()
+        yield pg
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_concurrent_posts_on_postgresql(pg_app):
+    pg_app.config["ROOM_RATE_LIMIT_COUNT"] = 100
+    from consult.consultations.models import Consultation
+
+    consultation = db.session.scalar(sa.select(Consultation))
+    cid = consultation.id
+    errors = []
+
+    def writer(name):
+        with pg_app.app_context():
+            try:
+                room = consultations.get_consultation(cid)
+                actor = find_user(name)
+                for n in range(6):
+                    service.post_message(actor, room, f"{name} {n}", f"{name}-{n}")
+                    service.post_message(actor, room, f"{name} {n}", f"{name}-{n}")  # resend
+            except Exception as error:  # noqa: BLE001
+                errors.append(error)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in ("alice", "bob", "carol")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    rows = db.session.execute(
+        sa.select(Message.id, Message.seq)
+        .where(Message.consultation_id == cid)
+        .order_by(Message.seq)
+    ).all()
+    assert [row.seq for row in rows] == list(range(1, len(rows) + 1))
+    assert [row.id for row in rows] == sorted(row.id for row in rows)
+    messages = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Message).where(Message.kind == "message")
+    )
+    assert messages == 18
+    assert db.session.get(RoomState, cid).last_seq == len(rows)

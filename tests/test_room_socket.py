@@ -1,0 +1,578 @@
+"""The room's Socket.IO events through Flask-SocketIO's test client: every event, and
+every refusal answered through the acknowledgement with its code, nothing else disturbed."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from flask import g
+
+from consult.extensions import db, socketio
+from consult.room.models import FloorOpinion, HandRaise, Message, RoomMute, RoomVisit
+
+
+def fresh():
+    """The tests share one application context, so Flask-Login's per-request user in ``g``
+    would carry over from one client's event to the next; a server handles each event in
+    its own context. Forget it before every connect, event and disconnect."""
+    g.pop("_login_user", None)
+
+
+def connect(app, username, via="cookie"):
+    """A Socket.IO test client signed in as ``username`` (session cookie or API token)."""
+    fresh()
+    http = app.test_client()
+    if via == "token":
+        response = http.post(
+            "/api/v1/token", json={"username": username, "password": "yiting-demo"}
+        )
+        token = response.get_json()["token"]
+        fresh()
+        client = socketio.test_client(app, auth={"token": token})
+    else:
+        response = http.post("/login", data={"username": username, "password": "yiting-demo"})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        fresh()
+        client = socketio.test_client(app, flask_test_client=http)
+    assert client.is_connected(), username
+    return client
+
+
+def ack(client, event, data=None):
+    fresh()
+    return client.emit(event, data, callback=True)
+
+
+def events(client, name):
+    return [packet["args"][0] for packet in client.get_received() if packet["name"] == name]
+
+
+def error_code(answer):
+    assert answer["ok"] is False, answer
+    assert answer["error"]["message"]
+    return answer["error"]["code"]
+
+
+def message_count(cid):
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(Message).where(Message.consultation_id == cid)
+    )
+
+
+def send(client, cid, body, client_id):
+    return ack(
+        client, "message:send", {"consultation_id": cid, "body": body, "client_id": client_id}
+    )
+
+
+@pytest.fixture
+def room(demo):
+    return demo.id
+
+
+@pytest.fixture
+def people(app, room):
+    """alice (cookie), bob (token) and the chair in the room, their queues emptied."""
+    clients = {
+        "chair": connect(app, "chair"),
+        "alice": connect(app, "alice"),
+        "bob": connect(app, "bob", via="token"),
+    }
+    for client in clients.values():
+        assert ack(client, "room:join", {"consultation_id": room})["ok"]
+    for client in clients.values():
+        client.get_received()
+    return clients
+
+
+def make_consultation(actor_name, access="open", to=("announced", "live"), title="Bike shed"):
+    from consult.accounts.service import find_user
+    from consult.communities.service import get_community
+    from consult.consultations import service
+
+    chair = find_user(actor_name)
+    consultation = service.create_consultation(
+        chair, get_community("demo"), title=title, access=access
+    )
+    for status in to:
+        service.transition(chair, consultation, status)
+    return consultation.id
+
+
+# --- connecting and joining ---------------------------------------------------------------
+
+
+def test_unauthenticated_connection_is_refused(app, demo):
+    fresh()
+    anonymous = socketio.test_client(app)
+    assert not anonymous.is_connected()
+    fresh()
+    bad_token = socketio.test_client(app, auth={"token": "not-a-token"})
+    assert not bad_token.is_connected()
+
+
+def test_join_answers_history_participants_presence_and_floor(app, room):
+    alice = connect(app, "alice")
+    answer = ack(alice, "room:join", {"consultation_id": room})
+    assert answer["ok"] is True
+    assert answer["consultation"]["id"] == room
+    assert answer["me"] == {
+        **answer["me"],
+        "username": "alice",
+        "role": "voter",
+        "can_post": True,
+        "muted": False,
+        "can_moderate": False,
+    }
+    roles = {p["username"]: p["role"] for p in answer["participants"]}
+    assert roles["chair"] == "chair" and roles["bob"] == "voter"
+    assert [p["username"] for p in answer["presence"]["online"]] == ["alice"]
+    assert answer["presence"]["hands"] == []
+    assert answer["floor"]["mode"] == "open" and answer["floor"]["holder"] is None
+    keys = [m["system"]["key"] for m in answer["messages"] if m["kind"] == "system"]
+    assert "status_live" in keys and "joined" in keys
+    seqs = [m["id"] for m in answer["messages"]]
+    assert seqs == sorted(seqs) and seqs == list(range(1, len(seqs) + 1))
+
+
+def test_join_with_last_seen_id_gets_exactly_the_later_messages(app, room, people):
+    for n in range(4):
+        assert send(people["alice"], room, f"m{n}", f"c{n}")["ok"]
+    history = ack(people["bob"], "room:join", {"consultation_id": room})["messages"]
+    bodies = [m["body"] for m in history if m["kind"] == "message"]
+    assert bodies == ["m0", "m1", "m2", "m3"]
+    second = next(m for m in history if m["body"] == "m1")
+    later = ack(people["bob"], "room:join", {"consultation_id": room, "last_seen_id": second["id"]})
+    assert [m["body"] for m in later["messages"]] == ["m2", "m3"]
+    last = history[-1]["id"]
+    assert (
+        ack(people["bob"], "room:join", {"consultation_id": room, "last_seen_id": last})["messages"]
+        == []
+    )
+
+
+def test_join_refusals(app, room, make_user):
+    alice = connect(app, "alice")
+    assert (
+        error_code(ack(alice, "room:join", {"consultation_id": 987654})) == "consultation_not_found"
+    )
+    assert error_code(ack(alice, "room:join", "not an object")) == "bad_payload"
+    assert error_code(ack(alice, "room:join", {})) == "invalid_field"
+    assert error_code(ack(alice, "room:join", {"consultation_id": {"x": 1}})) == "invalid_type"
+    assert error_code(ack(alice, "room:join", {"consultation_id": "seven"})) == "invalid_field"
+    assert (
+        error_code(ack(alice, "room:join", {"consultation_id": room, "last_seen_id": -1}))
+        == "invalid_field"
+    )
+    invited = make_consultation("chair", access="invited")
+    assert error_code(ack(alice, "room:join", {"consultation_id": invited})) == "not_participant"
+    announced = make_consultation("chair", to=("announced",))
+    assert error_code(ack(alice, "room:join", {"consultation_id": announced})) == "room_not_open"
+    draft = make_consultation("chair", to=())
+    assert error_code(ack(alice, "room:join", {"consultation_id": draft})) == (
+        "consultation_not_found"
+    )
+    make_user("mallory", password="password-123")
+    http = app.test_client()
+    http.post("/login", data={"username": "mallory", "password": "password-123"})
+    fresh()
+    outsider = socketio.test_client(app, flask_test_client=http)
+    assert error_code(ack(outsider, "room:join", {"consultation_id": room})) == "not_participant"
+    # The refused joins put nobody in the room.
+    alice.get_received()
+    outsider.get_received()
+    bob = connect(app, "bob")
+    assert send(bob, room, "still here", "b1")["ok"]
+    assert events(outsider, "message:new") == []
+    assert events(alice, "message:new") == []  # alice never joined successfully
+
+
+def test_open_consultation_member_joins_as_voter(app, room, make_user):
+    from consult.communities.service import get_community
+
+    make_user("newbie", password="password-123", community=get_community("demo"))
+    http = app.test_client()
+    http.post("/login", data={"username": "newbie", "password": "password-123"})
+    fresh()
+    newbie = socketio.test_client(app, flask_test_client=http)
+    answer = ack(newbie, "room:join", {"consultation_id": room})
+    assert answer["ok"] and answer["me"]["role"] == "voter"
+
+
+def test_presence_follows_join_leave_and_disconnect(app, room, people):
+    carol = connect(app, "carol")
+    ack(carol, "room:join", {"consultation_id": room})
+    presence = events(people["alice"], "presence")[-1]
+    assert {p["username"] for p in presence["online"]} == {"chair", "alice", "bob", "carol"}
+    assert ack(carol, "room:leave", {"consultation_id": room}) == {"ok": True}
+    presence = events(people["alice"], "presence")[-1]
+    assert "carol" not in {p["username"] for p in presence["online"]}
+    fresh()
+    people["bob"].disconnect()
+    presence = events(people["alice"], "presence")[-1]
+    assert {p["username"] for p in presence["online"]} == {"chair", "alice"}
+    open_visits = db.session.scalar(
+        sa.select(sa.func.count()).select_from(RoomVisit).where(RoomVisit.left_at.is_(None))
+    )
+    assert open_visits == 2
+    # carol left the Socket.IO room too: she no longer hears it.
+    carol.get_received()
+    send(people["alice"], room, "after carol left", "a-left")
+    assert events(carol, "message:new") == []
+
+
+# --- messages -----------------------------------------------------------------------------
+
+
+def test_send_reaches_the_room_and_a_resend_is_stored_once(app, room, people):
+    before = message_count(room)
+    answer = send(people["alice"], room, "Hello *neighbours* <script>x()</script>", "c-1")
+    assert answer["ok"] is True and answer["duplicate"] is False
+    message = answer["message"]
+    assert message["body"] == "Hello *neighbours* <script>x()</script>"
+    assert "<em>neighbours</em>" in message["html"] and "<script" not in message["html"]
+    assert message["author"] == {
+        "username": "alice",
+        "display_name": "王爱丽 Alice",
+        "role": "voter",
+    }
+    heard = events(people["bob"], "message:new")
+    assert [m["id"] for m in heard] == [message["id"]] and heard[0]["client_id"] == "c-1"
+    again = send(people["alice"], room, "Hello *neighbours* <script>x()</script>", "c-1")
+    assert again["ok"] is True and again["duplicate"] is True
+    assert again["message"]["id"] == message["id"]
+    assert message_count(room) == before + 1
+    assert events(people["bob"], "message:new") == []  # nothing new announced
+    # The same client id from another person is another message.
+    assert send(people["bob"], room, "mine", "c-1")["message"]["id"] == message["id"] + 1
+
+
+def test_send_refusals(app, room, people):
+    alice, bob = people["alice"], people["bob"]
+    before = message_count(room)
+    too_long = "字" * (app.config["ROOM_MESSAGE_MAX_LENGTH"] + 1)
+    assert error_code(send(alice, room, too_long, "x1")) == "message_too_long"
+    assert send(alice, room, "字" * app.config["ROOM_MESSAGE_MAX_LENGTH"], "x2")["ok"]
+    assert error_code(send(alice, room, "   \n ", "x3")) == "empty_message"
+    assert error_code(ack(alice, "message:send", {"consultation_id": room, "client_id": "x4"})) == (
+        "empty_message"
+    )
+    assert error_code(send(alice, room, 42, "x5")) == "invalid_type"
+    assert error_code(ack(alice, "message:send", {"consultation_id": room, "body": "hi"})) == (
+        "invalid_field"
+    )
+    assert error_code(send(alice, room, "hi", "bad id with spaces")) == "invalid_field"
+    assert error_code(ack(alice, "message:send", ["hi"])) == "bad_payload"
+    assert error_code(send(alice, 99999, "hi", "x6")) == "consultation_not_found"
+    assert error_code(send(alice, room, "nul\x00", "x7")) == "invalid_text"
+    assert message_count(room) == before + 1
+    assert [m["body"][:1] for m in events(bob, "message:new")] == ["字"]
+
+
+def test_rate_limit_per_user(app, room, people):
+    app.config["ROOM_RATE_LIMIT_COUNT"] = 3
+    alice = people["alice"]
+    for n in range(3):
+        assert send(alice, room, f"quick {n}", f"q{n}")["ok"]
+    assert error_code(send(alice, room, "one too many", "q3")) == "rate_limited"
+    # A resend of a stored message is answered, not counted.
+    assert send(alice, room, "quick 0", "q0")["duplicate"] is True
+    # Others are not limited by alice's pace.
+    assert send(people["bob"], room, "my turn", "b0")["ok"]
+    bodies = [m["body"] for m in events(people["chair"], "message:new")]
+    assert bodies == ["quick 0", "quick 1", "quick 2", "my turn"]
+
+
+def test_closed_room_is_read_only(app, room, people):
+    assert ack(people["chair"], "room:join", {"consultation_id": room})["ok"]
+    from consult.accounts.service import find_user
+    from consult.consultations import service as consultations
+
+    consultations.transition(find_user("chair"), consultations.get_consultation(room), "closed")
+    db.session.remove()
+    assert error_code(send(people["alice"], room, "too late", "late")) == "room_closed"
+    assert (
+        error_code(ack(people["alice"], "hand:raise", {"consultation_id": room})) == "room_closed"
+    )
+    answer = ack(people["bob"], "room:join", {"consultation_id": room})
+    assert answer["ok"] and answer["me"]["can_post"] is False
+    assert answer["consultation"]["status"] == "closed"
+    assert answer["messages"][-1]["system"]["key"] == "status_closed"
+
+
+def test_observer_cannot_post(app, room):
+    from consult.accounts.service import find_user
+    from consult.consultations import service as consultations
+
+    consultations.set_participant(
+        find_user("chair"), consultations.get_consultation(room), "dave", "observer"
+    )
+    dave = connect(app, "dave")
+    answer = ack(dave, "room:join", {"consultation_id": room})
+    assert answer["ok"] and answer["me"]["can_post"] is False
+    assert error_code(send(dave, room, "hello", "d1")) == "cannot_speak"
+
+
+# --- moderation ---------------------------------------------------------------------------
+
+
+def test_hide_message_with_reason(app, room, people):
+    message = send(people["alice"], room, "rude words", "h1")["message"]
+    for client in people.values():
+        client.get_received()
+    payload = {"consultation_id": room, "message_id": message["id"], "reason": "Personal attack"}
+    assert error_code(ack(people["alice"], "message:hide", payload)) == "not_chair"
+    no_reason = {**payload, "reason": "  "}
+    assert error_code(ack(people["chair"], "message:hide", no_reason)) == "reason_required"
+    missing = {**payload, "message_id": 9999}
+    assert error_code(ack(people["chair"], "message:hide", missing)) == "message_not_found"
+    answer = ack(people["chair"], "message:hide", payload)
+    assert answer["ok"] and answer["message"]["hidden"] is True
+    assert answer["message"]["hidden_reason"] == "Personal attack"
+    hidden = events(people["bob"], "message:hidden")
+    assert len(hidden) == 1
+    assert hidden[0]["message"]["id"] == message["id"]
+    assert hidden[0]["message"]["body"] is None  # the room is not sent the text again
+    assert hidden[0]["message"]["hidden_by"]["username"] == "chair"
+    assert error_code(ack(people["chair"], "message:hide", payload)) == "already_hidden"
+    # Later readers: residents see the mark, the chair also the text.
+    bob_view = ack(people["bob"], "room:join", {"consultation_id": room})["messages"]
+    chair_view = ack(people["chair"], "room:join", {"consultation_id": room})["messages"]
+    bob_line = next(m for m in bob_view if m["id"] == message["id"])
+    chair_line = next(m for m in chair_view if m["id"] == message["id"])
+    assert bob_line["hidden"] and bob_line["body"] is None and bob_line["html"] == ""
+    assert chair_line["hidden"] and chair_line["body"] == "rude words"
+    system = next(m for m in bob_view if m["kind"] == "system")
+    assert (
+        error_code(ack(people["chair"], "message:hide", {**payload, "message_id": system["id"]}))
+        == "not_hideable"
+    )
+
+
+def test_mute_and_unmute(app, room, people):
+    chair, alice, bob = people["chair"], people["alice"], people["bob"]
+    target = {"consultation_id": room, "username": "alice"}
+    assert error_code(ack(bob, "participant:mute", target)) == "not_chair"
+    unknown = {"consultation_id": room, "username": "nobody"}
+    assert error_code(ack(chair, "participant:mute", unknown)) == "user_not_found"
+    assert (
+        error_code(ack(chair, "participant:mute", {"consultation_id": room, "username": "chair"}))
+        == "cannot_mute_chair"
+    )
+    answer = ack(chair, "participant:mute", target)
+    assert answer == {
+        "ok": True,
+        "participant": {
+            "consultation_id": room,
+            "username": "alice",
+            "display_name": "王爱丽 Alice",
+            "muted": True,
+        },
+    }
+    assert events(bob, "participant:muted")[0]["muted"] is True
+    assert error_code(send(alice, room, "let me speak", "m1")) == "muted"
+    assert error_code(ack(alice, "hand:raise", {"consultation_id": room})) == "muted"
+    assert ack(alice, "room:join", {"consultation_id": room})["me"]["muted"] is True
+    assert send(bob, room, "bob still speaks", "b1")["ok"]
+    assert ack(chair, "participant:unmute", target)["participant"]["muted"] is False
+    assert events(bob, "participant:muted")[-1] == {
+        "consultation_id": room,
+        "username": "alice",
+        "display_name": "王爱丽 Alice",
+        "muted": False,
+    }
+    assert send(alice, room, "thank you", "m2")["ok"]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(RoomMute)) == 0
+
+
+def test_floor_mode_hands_and_giving_the_floor(app, room, people):
+    chair, alice, bob = people["chair"], people["alice"], people["bob"]
+    mode = {"consultation_id": room, "mode": "moderated"}
+    assert error_code(ack(alice, "floor:mode", mode)) == "not_chair"
+    assert error_code(ack(chair, "floor:mode", {**mode, "mode": "chaos"})) == "invalid_field"
+    answer = ack(chair, "floor:mode", mode)
+    assert answer["ok"] and answer["floor"]["mode"] == "moderated"
+    assert events(alice, "floor:updated")[-1]["mode"] == "moderated"
+    assert error_code(send(alice, room, "may I?", "a1")) == "floor_not_held"
+    assert send(chair, room, "The chair speaks.", "c1")["ok"]
+
+    assert error_code(ack(chair, "floor:give", {"consultation_id": room})) == "no_raised_hands"
+    assert ack(bob, "hand:raise", {"consultation_id": room})["ok"]
+    presence = ack(alice, "hand:raise", {"consultation_id": room})["presence"]
+    assert [h["username"] for h in presence["hands"]] == ["bob", "alice"]
+    assert [h["username"] for h in events(chair, "presence")[-1]["hands"]] == ["bob", "alice"]
+    # Raising twice keeps one place in the queue.
+    ack(bob, "hand:raise", {"consultation_id": room})
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count()).select_from(HandRaise).where(HandRaise.lowered_at.is_(None))
+        )
+        == 2
+    )
+    assert error_code(ack(alice, "floor:give", {"consultation_id": room})) == "not_chair"
+    bad = {"consultation_id": room, "seconds": 5}
+    assert error_code(ack(chair, "floor:give", bad)) == "invalid_seconds"
+    assert error_code(ack(chair, "floor:give", {**bad, "seconds": "soon"})) == "invalid_field"
+    answer = ack(chair, "floor:give", {"consultation_id": room, "seconds": 120})
+    floor = answer["floor"]
+    assert floor["holder"]["username"] == "bob"
+    assert 118 <= floor["seconds_left"] <= 120 and floor["until"]
+    heard = alice.get_received()
+    updated = [p["args"][0] for p in heard if p["name"] == "floor:updated"][-1]
+    assert updated["holder"]["username"] == "bob"
+    presence = [p["args"][0] for p in heard if p["name"] == "presence"][-1]
+    assert [h["username"] for h in presence["hands"]] == ["alice"]
+    assert send(bob, room, "Thank you, chair.", "b1")["ok"]
+    assert error_code(send(alice, room, "me too", "a2")) == "floor_not_held"
+
+    taken = ack(chair, "floor:take", {"consultation_id": room})
+    assert taken["ok"] and taken["floor"]["holder"] is None
+    assert events(alice, "floor:updated")[-1]["holder"] is None
+    assert error_code(send(bob, room, "one more thing", "b2")) == "floor_not_held"
+    assert error_code(ack(alice, "floor:take", {"consultation_id": room})) == "not_chair"
+
+    by_name = ack(chair, "floor:give", {"consultation_id": room, "username": "alice"})
+    assert by_name["floor"]["holder"]["username"] == "alice" and by_name["floor"]["until"] is None
+    assert send(alice, room, "finally", "a3")["ok"]
+    lowered = ack(alice, "hand:lower", {"consultation_id": room})
+    assert lowered["ok"] and lowered["presence"]["hands"] == []
+    assert ack(chair, "floor:mode", {**mode, "mode": "open"})["floor"]["mode"] == "open"
+    assert send(bob, room, "open again", "b3")["ok"]
+    keys = [
+        m["system"]["key"]
+        for m in ack(bob, "room:join", {"consultation_id": room})["messages"]
+        if m["kind"] == "system"
+    ]
+    for key in ("floor_moderated", "floor_given_timed", "floor_taken", "floor_given", "floor_open"):
+        assert key in keys
+
+
+def test_speaking_time_runs_out(app, room, people):
+    from consult.core.time import utcnow
+    from consult.room.models import RoomState
+
+    chair, bob = people["chair"], people["bob"]
+    ack(chair, "floor:mode", {"consultation_id": room, "mode": "moderated"})
+    ack(chair, "floor:give", {"consultation_id": room, "username": "bob", "seconds": 60})
+    assert send(bob, room, "quickly", "b1")["ok"]
+    state = db.session.get(RoomState, room)
+    state.floor_until = utcnow()
+    db.session.commit()
+    answer = send(bob, room, "and another thing", "b2")
+    assert error_code(answer) == "floor_not_held"
+    assert "over" in answer["error"]["message"] or "结束" in answer["error"]["message"]
+
+
+def test_record_minority_opinion(app, room, people):
+    from consult.accounts.service import find_user
+    from consult.consultations import service as consultations
+
+    chair, alice, bob = people["chair"], people["alice"], people["bob"]
+    message = send(alice, room, "I disagree: keep the lot green.", "o1")["message"]
+    record = {"consultation_id": room, "message_id": message["id"], "motion_id": 7}
+    assert error_code(ack(bob, "minority:record", record)) == "not_chair"
+    assert error_code(ack(chair, "minority:record", {"consultation_id": room})) == "text_required"
+    assert (
+        error_code(ack(chair, "minority:record", {**record, "message_id": 4242}))
+        == "message_not_found"
+    )
+    answer = ack(chair, "minority:record", record)
+    assert answer["ok"]
+    assert answer["opinion"] == {
+        **answer["opinion"],
+        "text": "I disagree: keep the lot green.",
+        "author": "alice",
+        "source": "floor",
+        "message_id": message["id"],
+        "motion_id": 7,
+        "recorded_by": "chair",
+    }
+    assert events(bob, "minority:recorded")[0]["opinion"]["author"] == "alice"
+    assert error_code(ack(chair, "minority:record", record)) == "already_recorded"
+    # The secretary may record a note from the hall.
+    consultations.set_participant(
+        find_user("chair"), consultations.get_consultation(room), "carol", "secretary"
+    )
+    carol = connect(app, "carol")
+    note = {"consultation_id": room, "text": "Dave fears for the parking.", "username": "dave"}
+    answer = ack(carol, "minority:record", note)
+    assert answer["ok"] and answer["opinion"]["author"] == "dave"
+    assert answer["opinion"]["message_id"] is None
+    assert (
+        error_code(ack(carol, "minority:record", {**note, "username": "nobody"}))
+        == "user_not_found"
+    )
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(FloorOpinion)) == 2
+
+
+def test_every_event_needs_a_consultation_and_a_right(app, room, make_user):
+    """Each event refuses an unknown room and a malformed payload with its code."""
+    from consult.core.sockets import EVENTS
+
+    room_events = sorted(
+        e
+        for e in EVENTS
+        if e.split(":")[0] in {"room", "message", "participant", "floor", "hand", "minority"}
+    )
+    assert set(room_events) >= {
+        "room:join",
+        "room:leave",
+        "message:send",
+        "message:hide",
+        "participant:mute",
+        "participant:unmute",
+        "floor:mode",
+        "hand:raise",
+        "hand:lower",
+        "floor:give",
+        "floor:take",
+        "minority:record",
+    }
+    alice = connect(app, "alice")
+    make_user("mallory", password="password-123")
+    http = app.test_client()
+    http.post("/login", data={"username": "mallory", "password": "password-123"})
+    fresh()
+    outsider = socketio.test_client(app, flask_test_client=http)
+    full = {
+        "consultation_id": 99999, "body": "x", "client_id": "z", "message_id": 1,
+        "reason": "r", "username": "bob", "mode": "open", "text": "t",
+    }  # fmt: skip
+    for event in room_events:
+        assert error_code(ack(alice, event, 17)) == "bad_payload", event
+        assert error_code(ack(alice, event, {})) == "invalid_field", event
+        assert error_code(ack(alice, event, full)) == "consultation_not_found", event
+        code = error_code(ack(outsider, event, {**full, "consultation_id": room}))
+        assert code in {"not_participant", "not_chair"}, (event, code)
+
+
+def test_system_lines_for_other_features_announcements(app, room, people):
+    from consult.core import notify
+
+    target = notify.room_name(room)
+    notify.announce(
+        "vote:opened", {"consultation_id": room, "id": 3, "title": "Shed or square?"}, target
+    )
+    notify.announce(
+        "vote:opened", {"consultation_id": room, "id": 3, "title": "Shed or square?"}, target
+    )
+    notify.announce("vote:closed", {"consultation_id": room, "id": 3, "result": "adopted"}, target)
+    notify.announce(
+        "motion:updated",
+        {"consultation_id": room, "id": 5, "title": "Build a shed", "state": "draft"},
+        target,
+    )
+    notify.announce(
+        "motion:updated",
+        {"consultation_id": room, "id": 5, "title": "Build a shed", "state": "seconded"},
+        target,
+    )
+    lines = [m for m in events(people["alice"], "message:new") if m["kind"] == "system"]
+    assert [m["system"]["key"] for m in lines] == ["vote_opened", "vote_closed", "motion_seconded"]
+    assert lines[0]["text"] in (
+        "Voting has opened: Shed or square?.",
+        "表决开始：Shed or square?。",
+    ) or ("Shed or square?" in lines[0]["text"])
+    assert lines[1]["system"]["params"]["result"] == "adopted"
+    seqs = [m["id"] for m in lines]
+    assert seqs == sorted(seqs)
