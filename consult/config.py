@@ -67,6 +67,8 @@ DEFAULTS = {
     "REMEMBER_COOKIE_SAMESITE": "Lax",
     "WTF_CSRF_TIME_LIMIT": None,
     "PERMANENT_SESSION_LIFETIME": 12 * 3600,
+    # Visitors' copies of public pages (the notice board) are reused for this long.
+    "PUBLIC_PAGE_CACHE_SECONDS": 5,
     # A signed-in browser session ends after 2 hours idle, and after 12 hours in any case.
     "SESSION_IDLE_SECONDS": 2 * 3600,
     "SESSION_ABSOLUTE_SECONDS": 12 * 3600,

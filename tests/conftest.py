@@ -50,6 +50,7 @@ def _config(db_path: Path) -> dict:
         "SOCKETIO_ASYNC_MODE": "threading",
         "WTF_CSRF_ENABLED": False,
         "SERVER_NAME": "localhost",
+        "PUBLIC_PAGE_CACHE_SECONDS": 0,
     }
 
 
@@ -123,6 +124,16 @@ def demo(app, demo_template):
     db.engine.dispose()
     shutil.copy(demo_template, app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"))
     return db.session.scalar(sa.select(Consultation).where(Consultation.status == "live"))
+
+
+@pytest.fixture
+def english(app, client):
+    """English pages and messages, for tests that read English text (Chinese is the default)."""
+    from flask_babel import force_locale
+
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    with force_locale("en"):
+        yield
 
 
 class Auth:

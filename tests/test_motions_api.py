@@ -18,6 +18,8 @@ from consult.motions.models import (
     VoterMark,
 )
 
+pytestmark = pytest.mark.usefixtures("english")
+
 
 def rows(model):
     return db.session.scalar(sa.select(sa.func.count()).select_from(model))

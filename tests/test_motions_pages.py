@@ -2,10 +2,13 @@
 
 import re
 
+import pytest
 import sqlalchemy as sa
 
 from consult.extensions import db
 from consult.motions.models import Ballot, Motion, SecretBallot, Vote
+
+pytestmark = pytest.mark.usefixtures("english")
 
 
 def count(model):

@@ -14,6 +14,8 @@ from consult.motions.models import (
     Motion,
 )
 
+pytestmark = pytest.mark.usefixtures("english")
+
 
 def user(name):
     return find_user(name)

@@ -26,6 +26,8 @@ from consult.motions.models import (
     VoterMark,
 )
 
+pytestmark = pytest.mark.usefixtures("english")
+
 
 def user(name):
     return find_user(name)

@@ -13,7 +13,7 @@ from functools import wraps
 from flask import g, request, session
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
-from flask_socketio import join_room
+from flask_socketio import ConnectionRefusedError, join_room
 
 from consult.errors import BadRequest, DomainError, Unauthorized
 from consult.extensions import db, socketio

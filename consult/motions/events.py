@@ -1,7 +1,7 @@
 """Socket.IO events for motions and votes. Each handler parses its payload, calls the same
 service function as the JSON API and answers through the acknowledgement; what happened
 reaches the room as ``motion:updated``, ``vote:opened``, ``vote:tally`` and ``vote:closed``.
-See ``docs/api-motions.md``.
+See ``docs/api.md`` (motions and votes).
 """
 
 from __future__ import annotations

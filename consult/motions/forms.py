@@ -20,7 +20,7 @@ THRESHOLD_CHOICES = [
     ("two_thirds", _l("Two thirds of ballots cast")),
 ]
 QUORUM_CHOICES = [
-    ("", _l("No quorum")),
+    ("", _l("No quorum required")),
     ("1/3", _l("One third of eligible voters")),
     ("1/2", _l("Half of eligible voters")),
     ("2/3", _l("Two thirds of eligible voters")),

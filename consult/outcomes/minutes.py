@@ -194,8 +194,9 @@ def _quote(text) -> list[str]:
 
 
 def choice_label(choice) -> str:
-    labels = {"yes": _("Yes"), "no": _("No"), "abstain": _("Abstain")}
-    return labels.get(choice, str(choice) if choice is not None else "")
+    from consult.motions.service import choice_label as label
+
+    return label(choice if choice is None else str(choice))
 
 
 def result_label(result) -> str:

@@ -12,6 +12,7 @@ from flask_login import current_user, login_required
 from consult.communities.service import get_community, is_member
 from consult.consultations import service as consultations
 from consult.consultations.models import FORMS
+from consult.core.cache import public_page
 from consult.errors import DomainError, Forbidden, NotFound
 from consult.web.i18n import use_timezone
 
@@ -42,6 +43,7 @@ def _flash_error(exc: DomainError) -> None:
 
 
 @bp.route("/notice")
+@public_page
 def notice():
     args = request.args
     community_slug = (args.get("community") or "").strip() or None
@@ -117,12 +119,14 @@ def _feed(community_slug: str | None):
 
 
 @bp.route("/notice/feed.atom")
+@public_page
 def notice_feed():
     """``?community=<slug>`` for one community; all communities otherwise."""
     return _feed((request.args.get("community") or "").strip() or None)
 
 
 @bp.route("/communities/<slug>/notice.atom")
+@public_page
 def community_feed(slug):
     return _feed(slug)
 
@@ -212,11 +216,13 @@ def _public_outcome(outcome_id):
 
 
 @bp.route("/notice/<int:outcome_id>")
+@public_page
 def show(outcome_id):
     return _render_notice(_public_outcome(outcome_id))
 
 
 @bp.route("/notice/<int:outcome_id>/v/<int:number>")
+@public_page
 def show_version(outcome_id, number):
     return _render_notice(_public_outcome(outcome_id), number)
 

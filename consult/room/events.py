@@ -1,7 +1,7 @@
 """The room's Socket.IO events. Each handler parses its payload, calls one service
 function and answers through the acknowledgement (``{"ok": true, ...}`` or
 ``{"ok": false, "error": {code, message}}``); what happened reaches the room through
-:mod:`consult.core.notify`. See ``docs/api-room.md``.
+:mod:`consult.core.notify`. See ``docs/api.md`` (the live room).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 21:40:16.524813
+Create Date: 2026-11-22 22:12:40.560325
 
 """
 
@@ -294,13 +294,11 @@ def upgrade():
         sa.UniqueConstraint("consultation_id", name=op.f("uq_outcome_consultation_id")),
     )
     with op.batch_alter_table("outcome", schema=None) as batch_op:
-        batch_op.create_index("ix_outcome_category", ["category"], unique=False)
+        batch_op.create_index("ix_outcome_category_status", ["category", "status"], unique=False)
         batch_op.create_index(
             "ix_outcome_community_published", ["community_id", "published_at"], unique=False
         )
-        batch_op.create_index(
-            "ix_outcome_status_published", ["status", "published_at"], unique=False
-        )
+        batch_op.create_index("ix_outcome_published", ["published_at", "id"], unique=False)
 
     op.create_table(
         "participant",
@@ -1125,9 +1123,9 @@ def downgrade():
 
     op.drop_table("participant")
     with op.batch_alter_table("outcome", schema=None) as batch_op:
-        batch_op.drop_index("ix_outcome_status_published")
+        batch_op.drop_index("ix_outcome_published")
         batch_op.drop_index("ix_outcome_community_published")
-        batch_op.drop_index("ix_outcome_category")
+        batch_op.drop_index("ix_outcome_category_status")
 
     op.drop_table("outcome")
     with op.batch_alter_table("motion", schema=None) as batch_op:

@@ -1,0 +1,51 @@
+"""Visitors' copies of the notice board are reused briefly and dropped when an outcome
+changes; signed-in people always get a fresh page."""
+
+import pytest
+
+from consult.accounts.service import find_user
+from consult.consultations import service as consultations
+from consult.core import cache
+from consult.outcomes import service as outcomes
+
+
+@pytest.fixture
+def caching(app):
+    app.config["PUBLIC_PAGE_CACHE_SECONDS"] = 60
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def publish(demo, summary):
+    chair = find_user("chair")
+    consultations.transition(chair, demo, "closed")
+    outcome = outcomes.draft_outcome(chair, demo, summary=summary)
+    outcomes.publish_outcome(chair, outcome)
+    return outcome
+
+
+def test_visitors_share_a_page_until_an_outcome_changes(demo, client, caching):
+    first = client.get("/notice", headers={"Accept-Language": "en"})
+    assert first.status_code == 200 and "X-Cache" not in first.headers
+    assert "Set-Cookie" not in first.headers
+    again = client.get("/notice", headers={"Accept-Language": "en"})
+    assert again.headers.get("X-Cache") == "hit"
+    assert again.get_data() == first.get_data()
+    # Another language is another page.
+    chinese = client.get("/notice", headers={"Accept-Language": "zh-CN"})
+    assert "X-Cache" not in chinese.headers and 'lang="zh-Hans"' in chinese.get_data(as_text=True)
+
+    publish(demo, "The lot becomes a bicycle shed.")
+    fresh = client.get("/notice", headers={"Accept-Language": "en"})
+    assert "X-Cache" not in fresh.headers
+    assert "南门空地" in fresh.get_data(as_text=True)
+
+
+def test_signed_in_people_always_get_a_fresh_page(demo, client, auth, caching):
+    client.get("/notice")
+    auth.login("alice")
+    for _ in range(2):
+        page = client.get("/notice")
+        assert "X-Cache" not in page.headers
+        assert "/logout" in page.get_data(as_text=True)
