@@ -4,7 +4,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export FLASK_APP := app
 
-.PHONY: run test setup lint format bench clean translations
+.PHONY: run test test-slow setup lint format bench clean translations
+
+# Two workers (one per core); a test file stays on one worker.
+PYTEST_WORKERS ?= -n 2 --dist loadfile
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +32,11 @@ run: setup
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_WORKERS) -m "not slow" $(PYTEST_ARGS)
+
+# The long variants (full reconnect storm, …): .ci/run runs them after `make test`.
+test-slow: setup
+	$(BIN)/python -m pytest $(PYTEST_WORKERS) -m slow $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 bench: setup
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
