@@ -99,7 +99,7 @@ async def fan_out(url: str, tokens: list[str] | None, clients: int, messages: in
 
         auth = {"token": tokens[index]} if tokens else None
         await client.connect(url, auth=auth, transports=["websocket"], wait_timeout=60)
-        answer = await client.call("room:join", {"consultation_id": consultation_id}, timeout=60)
+        answer = await client.call("room:join", {"consultation_id": consultation_id}, timeout=180)
         if not answer.get("ok"):
             raise RuntimeError(f"join refused: {answer}")
         connected.append(client)
@@ -178,7 +178,7 @@ async def vote_burst(url: str, tokens: list[str], chair: str, seconder: str, vot
 
         await client.connect(url, auth={"token": tokens[index]}, transports=["websocket"],
                              wait_timeout=60)  # fmt: skip
-        answer = await client.call("room:join", {"consultation_id": consultation_id}, timeout=60)
+        answer = await client.call("room:join", {"consultation_id": consultation_id}, timeout=180)
         if not answer.get("ok"):
             raise RuntimeError(f"join refused: {answer}")
         clients.append(client)

@@ -56,6 +56,10 @@ def from_environment() -> dict:
         "ROOM_RATE_LIMIT_COUNT": _int("ROOM_RATE_LIMIT_COUNT", 5),
         "ROOM_RATE_LIMIT_SECONDS": _int("ROOM_RATE_LIMIT_SECONDS", 10),
         "ROOM_MESSAGE_MAX_LENGTH": _int("ROOM_MESSAGE_MAX_LENGTH", 2000),
+        # Presence lists announced at most this often per room (a burst of joins shares one).
+        "ROOM_PRESENCE_COALESCE_SECONDS": float(
+            os.environ.get("ROOM_PRESENCE_COALESCE_SECONDS", 0.5)
+        ),
     }
 
 

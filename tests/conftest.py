@@ -51,6 +51,8 @@ def _config(db_path: Path) -> dict:
         "WTF_CSRF_ENABLED": False,
         "SERVER_NAME": "localhost",
         "PUBLIC_PAGE_CACHE_SECONDS": 0,
+        "ROOM_PRESENCE_COALESCE_SECONDS": 0,
+        "ROOM_PRUNE_SECONDS": 0,
     }
 
 

@@ -4,7 +4,6 @@ everything people typed, the print stylesheet, and a board with 10,000 outcomes.
 from __future__ import annotations
 
 import re
-import time
 import xml.etree.ElementTree as ET
 from datetime import timedelta
 from html.parser import HTMLParser
@@ -318,9 +317,7 @@ def test_pagination_and_a_board_with_ten_thousand_outcomes(demo, client, chair):
 
     event.listen(db.engine, "before_cursor_execute", count_statement)
     try:
-        start = time.perf_counter()
         response = client.get("/notice?page=3&q=topic", headers={"Accept-Language": "en"})
-        elapsed = time.perf_counter() - start
         api = client.get("/api/v1/notice?status=implementing&page=2").get_json()
     finally:
         event.remove(db.engine, "before_cursor_execute", count_statement)
@@ -329,7 +326,6 @@ def test_pagination_and_a_board_with_ten_thousand_outcomes(demo, client, chair):
     assert "Page 3 of 500" in html
     assert html.count('class="card notice-item"') == 20
     assert 'rel="next"' in html and 'rel="prev"' in html
-    assert elapsed < 3.0, elapsed
     outcome_queries = [s for s in statements if "FROM outcome" in s]
     assert len(outcome_queries) <= 6, outcome_queries
     assert api["total"] == 3333 and len(api["items"]) == 20

@@ -10,7 +10,7 @@ import requests
 import socketio
 from playwright.sync_api import expect
 
-from tests.conftest import ARTIFACTS, sign_in
+from tests.conftest import ARTIFACTS, ROOT, require, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -187,3 +187,24 @@ def test_a_dropped_connection_reconnects_and_catches_up(demo_server, new_context
         carol.disconnect()
     expect(bob.locator("#connection")).to_have_attribute("data-state", "caught_up", timeout=30_000)
     expect(message(bob, "Said while bob was away")).to_have_count(1)
+
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def test_room_page_has_no_accessibility_violations(demo_server, new_context):
+    """axe-core (WCAG 2 A/AA and best practices) on the chair's and a resident's room at
+    360 px. The checker is injected, so these contexts bypass the page's CSP."""
+    require(AXE.exists(), "axe-core is not installed (npm install)")
+    for name in ("chair", "alice"):
+        page = open_room(
+            new_context, demo_server, name, bypass_csp=True, viewport={"width": 360, "height": 800}
+        )
+        send(page, f"Accessible message from {name}")
+        page.add_script_tag(path=str(AXE))
+        violations = page.evaluate(
+            """async () => (await axe.run(document, {
+                runOnly: ["wcag2a", "wcag2aa", "best-practice"]})).violations
+                .map(v => `${v.id}: ${v.nodes.map(n => n.target.join(" ")).join(", ")}`)"""
+        )
+        assert violations == [], violations

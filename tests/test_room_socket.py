@@ -460,7 +460,10 @@ def test_speaking_time_runs_out(app, room, people):
     db.session.commit()
     answer = send(bob, room, "and another thing", "b2")
     assert error_code(answer) == "floor_not_held"
-    assert "over" in answer["error"]["message"] or "结束" in answer["error"]["message"]
+    # bob is told his time is over, not to raise his hand like someone without the floor.
+    others = send(people["alice"], room, "me?", "a1")
+    assert error_code(others) == "floor_not_held"
+    assert answer["error"]["message"] != others["error"]["message"]
 
 
 def test_record_minority_opinion(app, room, people):

@@ -63,7 +63,7 @@ def create_user(
         raise Conflict("username_taken", _("That username is already taken."))
     user = User(
         username=username,
-        display_name=display_name.strip(),
+        display_name=check_text(display_name.strip()),
         password_hash=hash_password(password),
         is_site_admin=site_admin,
     )

@@ -87,7 +87,7 @@ def create_community(actor, slug: str, name: str, timezone: str = "Asia/Shanghai
         raise Invalid("invalid_timezone", _("Unknown time zone."))
     if db.session.scalar(sa.select(Community).where(Community.slug == slug)):
         raise Conflict("slug_taken", _("That short name is already used."))
-    community = Community(slug=slug, name=name.strip(), timezone=timezone)
+    community = Community(slug=slug, name=check_text(name.strip()), timezone=timezone)
     db.session.add(community)
     db.session.flush()
     audit.record(actor, "community.created", community, slug=slug)

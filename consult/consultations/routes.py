@@ -2,9 +2,9 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from consult.communities.service import get_community
+from consult.communities.service import can_chair, get_community
 from consult.core.time import to_storage
-from consult.errors import DomainError, Invalid
+from consult.errors import DomainError, Forbidden, Invalid
 from consult.web.i18n import use_timezone
 
 from . import service
@@ -46,6 +46,11 @@ def _fields(form: ConsultationForm, tz: str) -> dict:
 @login_required
 def new(slug):
     community = get_community(slug)
+    if not can_chair(current_user, community):
+        raise Forbidden(
+            "not_allowed_to_create",
+            _("Only a community admin or a chair of this community may create consultations."),
+        )
     use_timezone(community.timezone)
     form = ConsultationForm()
     status = 200

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from consult import audit
 from consult.accounts.service import find_user
 from consult.communities.models import Community, Membership
-from consult.communities.service import can_chair, is_community_admin, is_member
+from consult.communities.service import can_chair, is_community_admin, membership
 from consult.core import notify
 from consult.core.payload import check_text
 from consult.core.time import isoformat, utcnow
@@ -266,11 +266,12 @@ def remove_participant(actor, consultation: Consultation, username) -> None:
 
 
 def ensure_participant(user, consultation: Consultation) -> Participant:
-    """The user's place in the consultation; members joining an open one take part as voters."""
+    """The user's place in the consultation; members joining an open one take part as voters.
+    (A site admin reads every consultation but takes part only where they are a member.)"""
     found = participant(user, consultation)
     if found is not None:
         return found
-    if consultation.access == "open" and is_member(user, consultation.community):
+    if consultation.access == "open" and membership(user, consultation.community) is not None:
         found = Participant(
             consultation_id=consultation.id, user_id=user.id, role="voter", invited=False
         )
@@ -278,6 +279,11 @@ def ensure_participant(user, consultation: Consultation) -> Participant:
         db.session.flush()
         audit.record(user, "participant.joined", found, role="voter")
         db.session.commit()
+        notify.announce(
+            "participants:updated",
+            {"consultation_id": consultation.id, "participant": found.to_dict()},
+            room=notify.room_name(consultation.id),
+        )
         return found
     raise Forbidden("not_participant", _("You are not a participant of this consultation."))
 

@@ -24,14 +24,43 @@ MAX_DEPTH = 8
 
 
 def check_text(value: str) -> str:
-    """Refuse text that no database stores faithfully: NUL bytes and lone surrogates."""
+    """Refuse text that no database stores faithfully: NUL bytes and lone surrogates; and
+    close directional overrides the text leaves open (see :func:`balance_bidi`)."""
     if "\x00" in value:
         raise Invalid("invalid_text", _("Text must not contain NUL characters."))
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise Invalid("invalid_text", _("Text is not valid Unicode.")) from exc
-    return value
+    return balance_bidi(value)
+
+
+_EMBEDDINGS = "\u202a\u202b\u202d\u202e"  # LRE RLE LRO RLO, closed by PDF (U+202C)
+_ISOLATES = "\u2066\u2067\u2068"  # LRI RLI FSI, closed by PDI (U+2069)
+
+
+def balance_bidi(value: str) -> str:
+    """Close the directional embeddings, overrides and isolates a text leaves open, so that
+    a right-to-left override in a name or title cannot turn around the page's text that
+    follows it. Line breaks do not count as ends: a page may show the text on one line. The
+    terminators go before trailing white space, which callers strip."""
+    if not any(c in value for c in _EMBEDDINGS + _ISOLATES):
+        return value
+    stack: list[str] = []
+    for char in value:
+        if char in _EMBEDDINGS:
+            stack.append("\u202c")
+        elif char in _ISOLATES:
+            stack.append("\u2069")
+        elif char == "\u202c" and stack and stack[-1] == "\u202c":
+            stack.pop()
+        elif char == "\u2069" and "\u2069" in stack:
+            while stack.pop() != "\u2069":
+                pass
+    if not stack:
+        return value
+    core = value.rstrip()
+    return core + "".join(reversed(stack)) + value[len(core) :]
 
 
 def _depth(value, level: int = 0) -> int:
@@ -108,7 +137,17 @@ def parse(form_cls: type[Form], payload) -> Form:
 
 
 def invalid_form(form: Form) -> Invalid:
-    errors = {name: [str(e) for e in errs] for name, errs in form.errors.items()}
+    def flat(errs):  # a FieldList reports one list of errors per entry
+        for error in errs:
+            if isinstance(error, list | tuple):
+                yield from flat(error)
+            elif error:
+                yield str(error)
+
+    errors = {name: list(flat(errs)) for name, errs in form.errors.items()}
+    errors = {name: errs for name, errs in errors.items() if errs}
+    if not errors:
+        return Invalid("invalid_field", _("The request is not valid."))
     first_name, first_errors = next(iter(errors.items()))
     label = getattr(form, first_name).label.text if hasattr(form, first_name) else first_name
     return Invalid(

@@ -59,6 +59,11 @@ def connect(auth=None):
             raise _refuse("unauthorized", _("Sign in to join the room."))
         session["sid_user"] = current_user.id
         join_room(user_room(current_user.id))
+    except ConnectionRefusedError:
+        raise
+    except Exception as exc:  # the database is away: refuse now rather than never answer
+        log.exception("socket connect failed")
+        raise _refuse("server_error", _("Something went wrong on our side.")) from exc
     finally:
         db.session.remove()
 

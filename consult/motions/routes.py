@@ -150,6 +150,9 @@ def client_texts() -> dict:
         "ballots_cast": _("%(n)s of %(m)s have voted"),
         "chart_caption": _("Ballots cast: %(n)s of %(m)s eligible"),
         "rules": service.rule_texts(),
+        # the result of a vote as announced in the room, in the page's language
+        "results": {key: label() for key, label in service.RESULT_LABELS.items()},
+        "chosen": _("Chosen: %(option)s"),
     }
 
 

@@ -518,6 +518,8 @@ def _settings_from(kind, options, threshold, quorum, consultation: Consultation)
         threshold = consultation.default_threshold
     if quorum is UNSET:
         quorum = consultation.default_quorum
+    if isinstance(options, list | tuple):  # the form's lines as well as the API's list
+        options = [check_text(o) if isinstance(o, str) else o for o in options]
     try:
         return voting.make_settings(kind, options or (), threshold, quorum)
     except voting.RuleError as error:

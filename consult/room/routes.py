@@ -45,7 +45,7 @@ def ui_strings() -> dict:
         "hidden_note": _("Hidden by %(name)s. Reason: %(reason)s"),
         "hidden_text": _("This message is hidden."),
         "minority": _("Record as minority opinion"),
-        "minority_label": _("Record the message of %(name)s as a minority opinion"),
+        "minority_label": _("Record as minority opinion: the message of %(name)s"),
         "minority_done": _("Recorded as a minority opinion."),
         "mute": _("Mute"),
         "unmute": _("Unmute"),

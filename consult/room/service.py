@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+import time
 from datetime import timedelta
 from functools import wraps
 
@@ -29,7 +30,7 @@ from flask_babel import lazy_gettext as _l
 from consult import audit
 from consult.accounts.models import User
 from consult.accounts.service import find_user
-from consult.communities.service import is_member
+from consult.communities.service import is_member, membership
 from consult.consultations import service as consultations
 from consult.consultations.models import PARTICIPANT_ROLES, STATUSES, Consultation, Participant
 from consult.core import notify
@@ -175,8 +176,8 @@ def require_join(user, consultation: Consultation) -> Participant | None:
     require_read(user, consultation)
     if consultation.status == "live":
         if is_moderator(user, consultation) and _role(user, consultation) is None:
-            if consultation.access != "open":
-                return None  # a community admin steering an invited consultation
+            if consultation.access != "open" or not membership(user, consultation.community):
+                return None  # an admin steering a consultation they take no part in
         return consultations.ensure_participant(user, consultation)
     return consultations.participant(user, consultation)
 
@@ -308,13 +309,14 @@ def _append_system(
 # --- what clients see ------------------------------------------------------------------
 
 
-def _roles_by_user(consultation_id: int) -> dict[int, str]:
-    rows = db.session.execute(
-        sa.select(Participant.user_id, Participant.role).where(
-            Participant.consultation_id == consultation_id
-        )
+def _roles_by_user(consultation_id: int, user_id: int | None = None) -> dict[int, str]:
+    """Participants' roles by user id: everyone's, or only ``user_id``'s (one message)."""
+    query = sa.select(Participant.user_id, Participant.role).where(
+        Participant.consultation_id == consultation_id
     )
-    return dict(rows.all())
+    if user_id is not None:
+        query = query.where(Participant.user_id == user_id)
+    return dict(db.session.execute(query).all())
 
 
 def _person(user: User | None, roles: dict[int, str] | None = None) -> dict | None:
@@ -331,7 +333,7 @@ def message_dict(message: Message, privileged: bool = False, roles: dict | None 
     keeps its place but its text is given only to the chair and the secretary."""
     show_text = not message.hidden or privileged
     if roles is None and message.author_id is not None:
-        roles = _roles_by_user(message.consultation_id)
+        roles = _roles_by_user(message.consultation_id, message.author_id)
     data = {
         "id": message.seq,
         "seq": message.seq,
@@ -385,15 +387,23 @@ def participants(consultation: Consultation) -> list[dict]:
     """Everyone taking part, with role, muted and online markers."""
     muted = _muted_ids(consultation.id)
     online = {row["username"] for row in _online(consultation.id)}
+    rows = consultations.participants(consultation)
+    # The people in one query, not one each (a room of hundreds is joined often).
+    users = {
+        user.id: user
+        for user in db.session.scalars(
+            sa.select(User).where(User.id.in_({p.user_id for p in rows}))
+        )
+    }
     return [
         {
-            "username": p.user.username,
-            "display_name": p.user.display_name,
+            "username": users[p.user_id].username,
+            "display_name": users[p.user_id].display_name,
             "role": p.role,
             "muted": p.user_id in muted,
-            "online": p.user.username in online,
+            "online": users[p.user_id].username in online,
         }
-        for p in consultations.participants(consultation)
+        for p in rows
     ]
 
 
@@ -490,6 +500,9 @@ def _connected_here(sid: str) -> bool:
         return True
 
 
+_pruned_at: dict[int, float] = {}
+
+
 def _prune_stale_visits(consultation_id: int) -> bool:
     """Close visits whose connection is gone without a disconnect (a killed server).
 
@@ -497,6 +510,13 @@ def _prune_stale_visits(consultation_id: int) -> bool:
     message queue there is one server process, so a visit written by an earlier run of it
     is over too. With a queue, other processes' visits are trusted until they end.
     """
+    # Looking costs a row per person in the room: do it at most every ROOM_PRUNE_SECONDS
+    # per room and process (the first join after a restart always looks).
+    now_monotonic = time.monotonic()
+    interval = current_app.config.get("ROOM_PRUNE_SECONDS", 30)
+    if now_monotonic - _pruned_at.get(consultation_id, float("-inf")) < interval:
+        return False
+    _pruned_at[consultation_id] = now_monotonic
     rows = db.session.scalars(
         sa.select(RoomVisit).where(
             RoomVisit.consultation_id == consultation_id, RoomVisit.left_at.is_(None)
@@ -1213,7 +1233,7 @@ def floor_opinions(consultation: Consultation, motion_id=None) -> list[dict]:
 
 
 def _announce_message(message: Message) -> None:
-    roles = _roles_by_user(message.consultation_id)
+    roles = _roles_by_user(message.consultation_id, message.author_id) if message.author_id else {}
     notify.announce(
         "message:new",
         message_dict(message, roles=roles),
@@ -1221,8 +1241,37 @@ def _announce_message(message: Message) -> None:
     )
 
 
+_presence_due: set[int] = set()
+_presence_lock = threading.Lock()
+
+
 def _announce_presence(consultation_id: int) -> None:
-    notify.announce("presence", presence(consultation_id), room=notify.room_name(consultation_id))
+    """Tell the room who is here. Joins and leaves that come in a burst (a meeting starting,
+    a network blip) share one announcement per ``ROOM_PRESENCE_COALESCE_SECONDS``: each
+    announcement carries the whole list, so one per join would cost every client a list as
+    long as the room for every person who comes in."""
+    delay = current_app.config.get("ROOM_PRESENCE_COALESCE_SECONDS", 0.5)
+    room = notify.room_name(consultation_id)
+    if not delay:
+        notify.announce("presence", presence(consultation_id), room=room)
+        return
+    with _presence_lock:
+        if consultation_id in _presence_due:
+            return
+        _presence_due.add(consultation_id)
+    app = current_app._get_current_object()
+
+    def announce_later():
+        socketio.sleep(delay)
+        with _presence_lock:
+            _presence_due.discard(consultation_id)
+        with app.app_context():
+            try:
+                notify.announce("presence", presence(consultation_id), room=room)
+            finally:
+                db.session.remove()
+
+    socketio.start_background_task(announce_later)
 
 
 # --- system lines for what other features announce ------------------------------------------

@@ -1,6 +1,15 @@
 from urllib.parse import urlsplit, urlunsplit
 
-from flask import Blueprint, abort, redirect, render_template, request, send_from_directory, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask_login import current_user
 
 from consult.communities.service import communities_of
@@ -40,11 +49,18 @@ def home():
     return render_template("home.html", communities=communities_of(current_user))
 
 
+def _secure() -> bool:
+    """Preference cookies are Secure wherever the session cookie is (SESSION_COOKIE_SECURE)."""
+    return bool(current_app.config.get("SESSION_COOKIE_SECURE"))
+
+
 @bp.route("/lang/<code>")
 def set_language(code):
     response = redirect(_safe_next())
     if code in ("zh", "en"):
-        response.set_cookie(COOKIE, code, max_age=ONE_YEAR, samesite="Lax", httponly=True)
+        response.set_cookie(
+            COOKIE, code, max_age=ONE_YEAR, samesite="Lax", httponly=True, secure=_secure()
+        )
     return response
 
 
@@ -52,7 +68,9 @@ def set_language(code):
 def set_text_size(size):
     response = redirect(_safe_next())
     if size in ("normal", "large"):
-        response.set_cookie("text", size, max_age=ONE_YEAR, samesite="Lax", httponly=True)
+        response.set_cookie(
+            "text", size, max_age=ONE_YEAR, samesite="Lax", httponly=True, secure=_secure()
+        )
     return response
 
 

@@ -335,7 +335,10 @@ function start() {
   socket.on("vote:closed", (payload) => {
     if (!ours(payload)) return;
     refreshCard(payload.motion_id, true);
-    say(`${payload.title} — ${payload.result_label || payload.result}`);
+    // the label in this page's language (the announcement carries the server's default one)
+    const results = texts.results || {};
+    const label = results[payload.result] || fill(texts.chosen, { option: payload.result });
+    say(`${payload.title} — ${label || payload.result_label || payload.result}`);
   });
   socket.on("consultation:status", (payload) => {
     // The room opened or closed: what each person may do changes on every card.

@@ -42,6 +42,7 @@ export const socket = io({ autoConnect: false });
 
 const $ = (id) => document.getElementById(id);
 const list = $("messages");
+const scroller = $("messages-log");
 const lang = document.documentElement.lang || "zh-Hans";
 const timeFormat = new Intl.DateTimeFormat(lang, {
   hour: "2-digit",
@@ -198,7 +199,7 @@ function addActions(item) {
 }
 
 function nearBottom() {
-  return list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+  return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
 }
 
 function addMessage(message) {
@@ -225,7 +226,7 @@ function addMessage(message) {
   $("no-messages")?.remove();
   while (seen.has(lastSeq + 1)) lastSeq += 1;
   if (message.seq > lastSeq + 1 || [...seen].some((seq) => seq > lastSeq)) scheduleGapFill();
-  if (stick) list.scrollTop = list.scrollHeight;
+  if (stick) scroller.scrollTop = scroller.scrollHeight;
   document.dispatchEvent(new CustomEvent("yiting:message", { detail: message }));
 }
 
@@ -532,7 +533,7 @@ $("hide-form").addEventListener("submit", async (event) => {
     const item = $(`m-${hideTarget.seq}`);
     if (item) applyHidden(item, ack.message);
     const opener = hideTarget.opener;
-    hideTarget.opener = item && item.contains(opener) ? opener : list;
+    hideTarget.opener = item && item.contains(opener) ? opener : scroller;
     closeHideDialog();
   } else {
     const node = $("hide-status");
@@ -697,7 +698,7 @@ lastSeq = seen.size ? Math.max(...seen) : 0;
 setParticipants(data.participants);
 setPresence(data.presence);
 setFloor(data.floor);
-list.scrollTop = list.scrollHeight;
+scroller.scrollTop = scroller.scrollHeight;
 if (me.can_moderate && status === "live") $("chair-controls")?.removeAttribute("hidden");
 if (me.can_record) $("minority-controls")?.removeAttribute("hidden");
 setInterval(tick, 1000);
