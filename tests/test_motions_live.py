@@ -119,9 +119,9 @@ def db_count(server, sql, *params):
     """Ask the server's database itself (SQLite file or PostgreSQL)."""
     url = server.env.get("DATABASE_URL")
     if url:
-        import psycopg2
+        import psycopg
 
-        with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        with psycopg.connect(url) as connection, connection.cursor() as cursor:
             cursor.execute(sql.replace("?", "%s"), params)
             return cursor.fetchone()[0]
     with sqlite3.connect(server.data_dir / "yiting.db", timeout=30) as connection:
