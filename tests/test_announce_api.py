@@ -6,27 +6,12 @@ import sqlalchemy as sa
 from consult.consultations.models import Participant
 from consult.extensions import db
 from consult.topics.models import Attendance, WrittenOpinion
+from tests.api_helpers import cached_headers, count, error
 
 
 @pytest.fixture
 def h(demo, auth):
-    cache = {}
-
-    def headers(username):
-        if username not in cache:
-            cache[username] = auth.headers(username)
-        return cache[username]
-
-    return headers
-
-
-def error(response):
-    return response.get_json()["error"]["code"]
-
-
-def count(model) -> int:
-    db.session.expire_all()
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+    return cached_headers(auth)
 
 
 def consultation(client, h, access="open", announce=True, invite=()):

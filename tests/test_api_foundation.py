@@ -10,6 +10,7 @@ from consult.accounts.models import ApiToken, User
 from consult.communities.models import Community, Membership
 from consult.consultations.models import Consultation, Participant
 from consult.extensions import db
+from tests.api_helpers import cached_headers
 
 
 def count(model, *where) -> int:
@@ -33,14 +34,7 @@ def error(response, status: int, code: str) -> dict:
 @pytest.fixture
 def api(demo, client, auth):
     """Bearer headers per demo user, fetched once each."""
-    cache = {}
-
-    def headers(username):
-        if username not in cache:
-            cache[username] = auth.headers(username)
-        return cache[username]
-
-    return headers
+    return cached_headers(auth)
 
 
 def new_consultation(client, api, **fields):

@@ -10,6 +10,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
+from tests.browser_helpers import api
 from tests.conftest import ARTIFACTS, sign_in
 
 pytestmark = pytest.mark.browser
@@ -21,18 +22,6 @@ REASON = "Too expensive for our building (太贵了)."
 def shot(page, name):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"motions-{name}.png"), full_page=True)
-
-
-def api(server, username):
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {server.token(username)}"
-
-    def call(method, path, **kwargs):
-        response = session.request(method, server.url + "/api/v1" + path, timeout=15, **kwargs)
-        assert response.status_code < 300, (path, response.status_code, response.text)
-        return response.json()
-
-    return call
 
 
 def enter_room(new_context, base, cid, username, locale="en-US", **kwargs):

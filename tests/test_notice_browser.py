@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 
 import pytest
-import requests
 
+from tests.browser_helpers import api
 from tests.conftest import ARTIFACTS, sign_in
 
 pytestmark = pytest.mark.browser
@@ -23,18 +23,6 @@ ANSWER = "Agreed: the shed moves back two metres."
 def shot(page, name):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"notice-{name}.png"), full_page=True)
-
-
-def api(server, username):
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {server.token(username)}"
-
-    def call(method, path, **kwargs):
-        response = session.request(method, server.url + "/api/v1" + path, timeout=15, **kwargs)
-        assert response.status_code < 300, (path, response.status_code, response.text)
-        return response.json() if response.content else None
-
-    return call
 
 
 def person(new_context, base, username=None, **kwargs):

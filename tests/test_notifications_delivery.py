@@ -10,22 +10,12 @@ from consult.core import notify
 from consult.extensions import db, socketio
 from consult.topics import notifications
 from consult.topics.models import Notification
+from tests.api_helpers import cached_headers, error
 
 
 @pytest.fixture
 def h(demo, auth):
-    cache = {}
-
-    def headers(username):
-        if username not in cache:
-            cache[username] = auth.headers(username)
-        return cache[username]
-
-    return headers
-
-
-def error(response):
-    return response.get_json()["error"]["code"]
+    return cached_headers(auth)
 
 
 def user_id(username):

@@ -1,28 +1,15 @@
 """Topic collection through the API: propose, list, support, accept, decline, categories."""
 
 import pytest
-import sqlalchemy as sa
 
 from consult.extensions import db
 from consult.topics.models import Category, Topic, TopicSupport
+from tests.api_helpers import cached_headers, count, error
 
 
 @pytest.fixture
 def h(demo, auth):
-    """Bearer headers per demo user, made once per test."""
-    cache = {}
-
-    def headers(username):
-        if username not in cache:
-            cache[username] = auth.headers(username)
-        return cache[username]
-
-    return headers
-
-
-def count(model) -> int:
-    db.session.expire_all()
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+    return cached_headers(auth)
 
 
 def propose(client, h, user="alice", **body):
@@ -37,10 +24,6 @@ def add_category(client, h, name, user="chair"):
     )
     assert response.status_code == 201, response.get_json()
     return response.get_json()
-
-
-def error(response):
-    return response.get_json()["error"]["code"]
 
 
 # --- proposing --------------------------------------------------------------------------------

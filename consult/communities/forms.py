@@ -1,16 +1,16 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import PasswordField, SelectField, StringField
+from wtforms import PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, Length, Optional, Regexp
 
 from consult.accounts.forms import UsernameMixin
 from consult.accounts.passwords import MAX_LENGTH, MIN_LENGTH
 
 ROLE_CHOICES = [
-    ("resident", _l("Resident")),
-    ("chair", _l("Chair (committee member)")),
-    ("admin", _l("Community admin")),
+    SelectChoice("resident", _l("Resident")),
+    SelectChoice("chair", _l("Chair (committee member)")),
+    SelectChoice("admin", _l("Community admin")),
 ]
 
 

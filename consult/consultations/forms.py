@@ -3,6 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     DateTimeLocalField,
     IntegerField,
+    SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
@@ -12,11 +13,16 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 from .models import ACCESS, FORMS, PARTICIPANT_ROLES
 
 THRESHOLD_CHOICES = [
-    ("simple", _l("Simple: more yes than no")),
-    ("majority_cast", _l("Majority of ballots cast (abstentions count)")),
-    ("majority_eligible", _l("Majority of all eligible voters")),
-    ("two_thirds", _l("Two thirds of ballots cast")),
+    SelectChoice("simple", _l("Simple: more yes than no")),
+    SelectChoice("majority_cast", _l("Majority of ballots cast (abstentions count)")),
+    SelectChoice("majority_eligible", _l("Majority of all eligible voters")),
+    SelectChoice("two_thirds", _l("Two thirds of ballots cast")),
 ]
+
+
+def choices_of(labels: dict) -> list[SelectChoice]:
+    """The options of a select field from a ``{value: label}`` mapping, in its order."""
+    return [SelectChoice(value, label) for value, label in labels.items()]
 
 
 class ConsultationForm(FlaskForm):
@@ -24,8 +30,8 @@ class ConsultationForm(FlaskForm):
     description = TextAreaField(
         _l("Background material (Markdown)"), validators=[Optional(), Length(max=50_000)]
     )
-    form = SelectField(_l("Meeting form"), choices=list(FORMS.items()), default="council")
-    access = SelectField(_l("Who may take part"), choices=list(ACCESS.items()), default="open")
+    form = SelectField(_l("Meeting form"), choices=choices_of(FORMS), default="council")
+    access = SelectField(_l("Who may take part"), choices=choices_of(ACCESS), default="open")
     scheduled_at = DateTimeLocalField(
         _l("Date and time"), format="%Y-%m-%dT%H:%M", validators=[Optional()]
     )
@@ -43,7 +49,7 @@ class ConsultationForm(FlaskForm):
 
 class ParticipantForm(FlaskForm):
     username = StringField(_l("Username"), validators=[InputRequired(), Length(max=64)])
-    role = SelectField(_l("Role"), choices=list(PARTICIPANT_ROLES.items()), default="voter")
+    role = SelectField(_l("Role"), choices=choices_of(PARTICIPANT_ROLES), default="voter")
 
 
 class TransitionForm(FlaskForm):

@@ -3,6 +3,8 @@
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from consult.core.payload import parse_id
+from consult.errors import NotFound
 from consult.extensions import db
 
 
@@ -50,3 +52,13 @@ def lock_for_write(session=None) -> None:
     raw = connection.connection.driver_connection
     if not raw.in_transaction:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def get_or_404(model, value, code: str, message: str):
+    """The row of ``model`` whose id is ``value`` (an id from a URL or a payload, see
+    :func:`~consult.core.payload.parse_id`), or :class:`NotFound` with ``code``/``message``."""
+    key = parse_id(value)
+    row = db.session.get(model, key) if key else None
+    if row is None:
+        raise NotFound(code, message)
+    return row

@@ -35,6 +35,41 @@ def check_text(value: str) -> str:
     return balance_bidi(value)
 
 
+def clean_text(
+    value, name: str, max_length: int, required: bool = False, *, newlines: bool = False
+) -> str:
+    """Text from a form, a JSON body or a socket event: checked (:func:`check_text`), stripped
+    and at most ``max_length`` characters long; ``None`` counts as empty. Raises
+    :class:`Invalid` with ``invalid_type``, ``<name>_required`` or ``<name>_too_long``. With
+    ``newlines`` line ends (CR LF, CR) become LF before stripping."""
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise Invalid("invalid_type", _("Field “%(name)s” must be text.", name=name))
+    value = check_text(value)
+    if newlines:
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+    value = value.strip()
+    if required and not value:
+        raise Invalid(f"{name}_required", _("Field “%(name)s” is required.", name=name))
+    if len(value) > max_length:
+        raise Invalid(
+            f"{name}_too_long",
+            _("Field “%(name)s” may have at most %(n)d characters.", name=name, n=max_length),
+        )
+    return value
+
+
+def parse_id(value) -> int | None:
+    """A database id from a URL or a payload: a positive integer below 2**63, given as a
+    number or as decimal text; anything else is ``None``."""
+    try:
+        key = int(value)
+    except (TypeError, ValueError):
+        return None
+    return key if 0 < key < 2**63 else None
+
+
 _EMBEDDINGS = "\u202a\u202b\u202d\u202e"  # LRE RLE LRO RLO, closed by PDF (U+202C)
 _ISOLATES = "\u2066\u2067\u2068"  # LRI RLI FSI, closed by PDI (U+2069)
 

@@ -27,8 +27,8 @@ from consult import audit
 from consult.consultations import service as consultations
 from consult.consultations.models import Consultation, Participant
 from consult.core import notify
-from consult.core.database import lock_for_write
-from consult.core.payload import check_text
+from consult.core.database import get_or_404, lock_for_write
+from consult.core.payload import check_text, clean_text, parse_id
 from consult.core.time import isoformat, utcnow
 from consult.errors import Conflict, Forbidden, Invalid, NotFound
 from consult.extensions import db
@@ -63,36 +63,16 @@ UNSET = object()
 # --- reading -------------------------------------------------------------------------------
 
 
-def _key(value) -> int | None:
-    try:
-        key = int(value)
-    except (TypeError, ValueError):
-        return None
-    return key if 0 < key < 2**63 else None
-
-
 def get_motion(motion_id) -> Motion:
-    key = _key(motion_id)
-    motion = db.session.get(Motion, key) if key else None
-    if motion is None:
-        raise NotFound("motion_not_found", _("No such motion."))
-    return motion
+    return get_or_404(Motion, motion_id, "motion_not_found", _("No such motion."))
 
 
 def get_amendment(amendment_id) -> Amendment:
-    key = _key(amendment_id)
-    amendment = db.session.get(Amendment, key) if key else None
-    if amendment is None:
-        raise NotFound("amendment_not_found", _("No such amendment."))
-    return amendment
+    return get_or_404(Amendment, amendment_id, "amendment_not_found", _("No such amendment."))
 
 
 def get_vote(vote_id) -> Vote:
-    key = _key(vote_id)
-    vote = db.session.get(Vote, key) if key else None
-    if vote is None:
-        raise NotFound("vote_not_found", _("No such vote."))
-    return vote
+    return get_or_404(Vote, vote_id, "vote_not_found", _("No such vote."))
 
 
 def motions_of(consultation: Consultation) -> list[Motion]:
@@ -124,7 +104,7 @@ def votes_of_motion(motion: Motion) -> list[Vote]:
 
 
 def revision(motion: Motion, number) -> MotionRevision:
-    key = _key(number)
+    key = parse_id(number)
     found = (
         db.session.scalar(
             sa.select(MotionRevision).where(
@@ -191,23 +171,6 @@ def _is_proposer(actor, motion: Motion) -> bool:
     return getattr(actor, "id", None) == motion.proposer_id
 
 
-def _clean(value, name: str, max_length: int, required: bool = False) -> str:
-    """Text from a form, JSON or a socket event: checked, trimmed, within its limit."""
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise Invalid("invalid_type", _("Field “%(name)s” must be text.", name=name))
-    value = check_text(value).strip()
-    if required and not value:
-        raise Invalid(f"{name}_required", _("Field “%(name)s” is required.", name=name))
-    if len(value) > max_length:
-        raise Invalid(
-            f"{name}_too_long",
-            _("Field “%(name)s” may have at most %(n)d characters.", name=name, n=max_length),
-        )
-    return value
-
-
 def _locked(model, obj):
     """Take the write lock and read ``obj`` afresh inside the transaction."""
     lock_for_write()
@@ -257,8 +220,8 @@ def create_motion(actor, consultation: Consultation, title, text) -> Motion:
     """A new motion in draft, with its first revision."""
     _require_writable(consultation)
     _require_speaker(actor, consultation)
-    title = _clean(title, "title", MAX_TITLE, required=True)
-    text = _clean(text, "text", MAX_TEXT)
+    title = clean_text(title, "title", MAX_TITLE, required=True)
+    text = clean_text(text, "text", MAX_TEXT)
     motion = Motion(
         consultation_id=consultation.id,
         proposer_id=actor.id,
@@ -301,8 +264,8 @@ def edit_motion(actor, motion: Motion, title=UNSET, text=UNSET) -> Motion:
     _require_writable(consultation)
     if not (_is_proposer(actor, motion) or consultations.can_manage(actor, consultation)):
         raise Forbidden("not_proposer", _("Only the proposer or the chair may edit this motion."))
-    new_title = motion.title if title is UNSET else _clean(title, "title", MAX_TITLE, True)
-    new_text = motion.text if text is UNSET else _clean(text, "text", MAX_TEXT)
+    new_title = motion.title if title is UNSET else clean_text(title, "title", MAX_TITLE, True)
+    new_text = motion.text if text is UNSET else clean_text(text, "text", MAX_TEXT)
     motion = _locked(Motion, motion)
     _require_open_state(motion)
     if (new_title, new_text) == (motion.title, motion.text):
@@ -389,7 +352,7 @@ def withdraw_motion(actor, motion: Motion, reason=None) -> Motion:
     _require_writable(motion.consultation)
     if not _is_proposer(actor, motion):
         raise Forbidden("not_proposer", _("Only the proposer may withdraw a motion."))
-    reason = _clean(reason, "reason", MAX_REASON) or None
+    reason = clean_text(reason, "reason", MAX_REASON) or None
     motion = _locked(Motion, motion)
     _require_open_state(motion)
     motion.state, motion.state_reason = "withdrawn", reason
@@ -405,7 +368,7 @@ def table_motion(actor, motion: Motion, reason=None) -> Motion:
     """搁置: the chair tables a motion, at any state before voting."""
     _require_chair(actor, motion.consultation)
     _require_writable(motion.consultation)
-    reason = _clean(reason, "reason", MAX_REASON) or None
+    reason = clean_text(reason, "reason", MAX_REASON) or None
     motion = _locked(Motion, motion)
     _require_open_state(motion)
     motion.state, motion.state_reason = "tabled", reason
@@ -425,7 +388,7 @@ def propose_amendment(actor, motion: Motion, text) -> Amendment:
     consultation = motion.consultation
     _require_writable(consultation)
     _require_speaker(actor, consultation)
-    text = _clean(text, "text", MAX_TEXT, required=True)
+    text = clean_text(text, "text", MAX_TEXT, required=True)
     motion = _locked(Motion, motion)
     _require_open_state(motion)
     if text == motion.text:
@@ -477,7 +440,7 @@ def reject_amendment(actor, amendment: Amendment, reason) -> Amendment:
     motion = amendment.motion
     _require_chair(actor, motion.consultation)
     _require_writable(motion.consultation)
-    reason = _clean(reason, "reason", MAX_REASON, required=True)
+    reason = clean_text(reason, "reason", MAX_REASON, required=True)
     motion = _locked(Motion, motion)
     db.session.refresh(amendment)
     _require_proposed(amendment)
@@ -789,7 +752,7 @@ def cast_ballot(actor, vote: Vote, choice, reason=None) -> dict:
             _("Choose one of: %(choices)s.", choices=", ".join(_settings(vote).choices)),
             choices=list(_settings(vote).choices),
         )
-    reason = _clean(reason, "reason", MAX_REASON) or None
+    reason = clean_text(reason, "reason", MAX_REASON) or None
     consultation = vote.consultation
     vote = _locked(Vote, vote)
     if vote.status != "open":

@@ -28,8 +28,8 @@ from consult.communities.service import is_member
 from consult.consultations import service as consultations
 from consult.consultations.models import Consultation
 from consult.core import notify
-from consult.core.database import lock_for_write
-from consult.core.payload import check_text
+from consult.core.database import get_or_404, lock_for_write
+from consult.core.payload import check_text, clean_text, parse_id
 from consult.core.time import utcnow
 from consult.errors import Conflict, Forbidden, Invalid, NotFound, TooMany
 from consult.extensions import db
@@ -62,20 +62,8 @@ CLOSED_STATUSES = ("closed", "outcome_published", "implementing", "completed")
 # --- reading ---------------------------------------------------------------------------
 
 
-def _key(value) -> int | None:
-    try:
-        key = int(value)
-    except (TypeError, ValueError):
-        return None
-    return key if 0 < key < 2**63 else None
-
-
 def get_outcome(outcome_id) -> Outcome:
-    key = _key(outcome_id)
-    outcome = db.session.get(Outcome, key) if key else None
-    if outcome is None:
-        raise NotFound("outcome_not_found", _("No such outcome."))
-    return outcome
+    return get_or_404(Outcome, outcome_id, "outcome_not_found", _("No such outcome."))
 
 
 def can_manage(user, outcome: Outcome) -> bool:
@@ -115,7 +103,7 @@ def get_version(outcome: Outcome, number=None) -> OutcomeVersion:
     """Version ``number`` of a published outcome (the latest when ``None``)."""
     if number is None:
         number = outcome.current_version
-    key = _key(number)
+    key = parse_id(number)
     found = None
     if key:
         found = db.session.scalar(
@@ -154,11 +142,7 @@ def objections(outcome: Outcome) -> list[Objection]:
 
 
 def get_objection(objection_id) -> Objection:
-    key = _key(objection_id)
-    found = db.session.get(Objection, key) if key else None
-    if found is None:
-        raise NotFound("objection_not_found", _("No such objection."))
-    return found
+    return get_or_404(Objection, objection_id, "objection_not_found", _("No such objection."))
 
 
 def progress_reports(outcome: Outcome) -> list[ProgressReport]:
@@ -491,19 +475,8 @@ def _add_chair_opinion(actor, outcome: Outcome, text: str) -> OutcomeMinorityOpi
 
 
 def _clean_text(value, name: str, max_length: int, required: bool = False) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise Invalid("invalid_type", _("Field “%(name)s” must be text.", name=name))
-    value = check_text(value).replace("\r\n", "\n").replace("\r", "\n").strip()
-    if required and not value:
-        raise Invalid(f"{name}_required", _("Field “%(name)s” is required.", name=name))
-    if len(value) > max_length:
-        raise Invalid(
-            f"{name}_too_long",
-            _("Field “%(name)s” may have at most %(n)d characters.", name=name, n=max_length),
-        )
-    return value
+    """Outcome texts keep their line breaks as LF (see :func:`clean_text`)."""
+    return clean_text(value, name, max_length, required, newlines=True)
 
 
 def parse_due(value) -> date | None:
@@ -1053,7 +1026,7 @@ def _like_escape(term: str) -> str:
 
 
 def parse_page(value) -> int:
-    key = _key(value)
+    key = parse_id(value)
     return min(key, 100_000) if key else 1
 
 

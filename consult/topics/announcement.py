@@ -22,12 +22,12 @@ from consult.consultations import service as consultations
 from consult.consultations.models import Consultation
 from consult.core import notify
 from consult.core.database import lock_for_write
+from consult.core.payload import clean_text
 from consult.core.time import utcnow
 from consult.errors import Conflict, Forbidden, Invalid, Unauthorized
 from consult.extensions import db
 
 from .models import ATTENDANCE_ANSWERS, OPINION_MAX, Attendance, WrittenOpinion
-from .service import clean_text
 
 #: Before the room opens (draft is not visible to members yet).
 BEFORE_ROOM = ("announced",)

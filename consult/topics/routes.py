@@ -3,6 +3,7 @@
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from wtforms import SelectChoice
 
 from consult.communities.service import can_chair as can_chair_in
 from consult.communities.service import communities_of, get_community, is_community_admin
@@ -60,7 +61,7 @@ def index():
 
 
 def _category_choices(community):
-    return [(str(c.id), c.name) for c in service.categories(community)]
+    return [SelectChoice(str(c.id), c.name) for c in service.categories(community)]
 
 
 @bp.route("/topics/new", methods=["GET", "POST"])

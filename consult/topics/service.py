@@ -18,7 +18,7 @@ from consult.communities.service import can_chair, is_member, require_admin
 from consult.consultations import service as consultations
 from consult.consultations.models import Consultation
 from consult.core.database import lock_for_write
-from consult.core.payload import check_text
+from consult.core.payload import clean_text
 from consult.core.time import isoformat, utcnow
 from consult.errors import Conflict, Forbidden, Invalid, NotFound
 from consult.extensions import db
@@ -39,23 +39,6 @@ MAX_PAGE = 200
 
 
 # --- shared -------------------------------------------------------------------------------
-
-
-def clean_text(value, name: str, max_length: int, required: bool = False) -> str:
-    """Stripped text, or :class:`Invalid` with ``<name>_required`` / ``<name>_too_long``."""
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise Invalid("invalid_type", _("Field “%(name)s” must be text.", name=name))
-    value = check_text(value).strip()
-    if required and not value:
-        raise Invalid(f"{name}_required", _("Field “%(name)s” is required.", name=name))
-    if len(value) > max_length:
-        raise Invalid(
-            f"{name}_too_long",
-            _("Field “%(name)s” may have at most %(n)d characters.", name=name, n=max_length),
-        )
-    return value
 
 
 def require_member(user, community: Community) -> None:
