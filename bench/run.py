@@ -80,74 +80,112 @@ def percentile(values: list[float], share: float) -> float:
 # --- room fan-out -------------------------------------------------------------------------
 
 
-async def fan_out(url: str, tokens: list[str] | None, clients: int, messages: int, rate: float,
-                  consultation_id: int) -> dict:  # fmt: skip
-    """N clients join one room; one sender posts M messages at ``rate`` per second."""
-    received: dict[int, dict[str, float]] = {}
-    connected: list[socketio.AsyncClient] = []
+class Room:
+    """Clients in one consultation room, grown step by step (100, then 500, then 1,000):
+    each size is measured with the clients already there, and the vote burst uses them too.
+    """
 
-    async def connect(index: int) -> None:
+    def __init__(self, url: str, tokens: list[str] | None, consultation_id: int):
+        self.url = url
+        self.tokens = tokens
+        self.consultation_id = consultation_id
+        self.clients: list[socketio.AsyncClient] = []
+        self.received: list[dict[str, float]] = []
+        self.closed_at: dict[int, float] = {}
+        self.join_seconds = 0.0
+        self.join_times: list[float] = []
+        self.dropped = 0
+
+    async def _connect(self, index: int) -> None:
         client = socketio.AsyncClient(reconnection=False)
         mine: dict[str, float] = {}
-        received[index] = mine
 
         @client.on("message:new")
         async def on_message(data, _mine=mine):
             body = data.get("body", "") if isinstance(data, dict) else ""
-            if body.startswith("bench:"):
+            if isinstance(body, str) and body.startswith("bench:"):
                 _mine[body] = time.perf_counter()
 
-        auth = {"token": tokens[index]} if tokens else None
-        await client.connect(url, auth=auth, transports=["websocket"], wait_timeout=60)
-        answer = await client.call("room:join", {"consultation_id": consultation_id}, timeout=180)
+        @client.on("vote:closed")
+        async def on_closed(data, _index=index):
+            self.closed_at.setdefault(_index, time.perf_counter())
+
+        @client.on("disconnect")
+        async def on_disconnect(reason=None):
+            self.dropped += 1
+
+        auth = {"token": self.tokens[index]} if self.tokens else None
+        await client.connect(self.url, auth=auth, transports=["websocket"], wait_timeout=60)
+        started = time.perf_counter()
+        answer = await client.call(
+            "room:join", {"consultation_id": self.consultation_id}, timeout=180
+        )
         if not answer.get("ok"):
             raise RuntimeError(f"join refused: {answer}")
-        connected.append(client)
+        self.join_times.append((time.perf_counter() - started) * 1000)
+        self.clients.append(client)
+        self.received.append(mine)
 
-    started = time.perf_counter()
-    batch = 50
-    for first in range(0, clients, batch):
-        await asyncio.gather(*(connect(i) for i in range(first, min(clients, first + batch))))
-    join_seconds = time.perf_counter() - started
+    async def grow(self, size: int, batch: int = 50) -> None:
+        started = time.perf_counter()
+        for first in range(len(self.clients), size, batch):
+            await asyncio.gather(
+                *(self._connect(i) for i in range(first, min(size, first + batch)))
+            )
+        self.join_seconds += time.perf_counter() - started
 
-    sender = connected[0]
-    sent_at: dict[str, float] = {}
-    interval = 1.0 / rate
-    send_started = time.perf_counter()
-    for n in range(messages):
-        body = f"bench:{n}:{uuid.uuid4().hex[:8]}"
-        sent_at[body] = time.perf_counter()
-        await sender.emit(
-            "message:send",
-            {"consultation_id": consultation_id, "body": body, "client_id": uuid.uuid4().hex},
-        )
-        await asyncio.sleep(max(0.0, send_started + (n + 1) * interval - time.perf_counter()))
-    expected = messages * clients
-    deadline = time.perf_counter() + 30
-    while time.perf_counter() < deadline:
-        if sum(len(v) for v in received.values()) >= expected:
-            break
-        await asyncio.sleep(0.05)
-    latencies = [
-        (arrived - sent_at[body]) * 1000
-        for mine in received.values()
-        for body, arrived in mine.items()
-        if body in sent_at
-    ]
-    delivered = len(latencies)
-    last = max((t for mine in received.values() for t in mine.values()), default=send_started)
-    await asyncio.gather(*(c.disconnect() for c in connected), return_exceptions=True)
-    return {
-        "clients": clients,
-        "messages": messages,
-        "join_s": round(join_seconds, 2),
-        "delivered": delivered,
-        "expected": expected,
-        "p50_ms": round(percentile(latencies, 0.50), 1),
-        "p99_ms": round(percentile(latencies, 0.99), 1),
-        "max_ms": round(max(latencies, default=float("nan")), 1),
-        "deliveries_per_s": round(delivered / max(1e-6, last - send_started), 1),
-    }
+    async def fan_out(self, messages: int, rate: float) -> dict:
+        """One client posts ``messages`` at ``rate`` per second; every client should get each."""
+        for mine in self.received:
+            mine.clear()
+        clients = len(self.clients)
+        sender = self.clients[0]
+        sent_at: dict[str, float] = {}
+        interval = 1.0 / rate
+        send_started = time.perf_counter()
+        for n in range(messages):
+            body = f"bench:{n}:{uuid.uuid4().hex[:8]}"
+            sent_at[body] = time.perf_counter()
+            await sender.emit(
+                "message:send",
+                {
+                    "consultation_id": self.consultation_id,
+                    "body": body,
+                    "client_id": uuid.uuid4().hex,
+                },
+            )
+            await asyncio.sleep(max(0.0, send_started + (n + 1) * interval - time.perf_counter()))
+        expected = messages * clients
+        deadline = time.perf_counter() + 30
+        while time.perf_counter() < deadline:
+            if sum(len(v) for v in self.received) >= expected:
+                break
+            await asyncio.sleep(0.05)
+        latencies = [
+            (arrived - sent_at[body]) * 1000
+            for mine in self.received
+            for body, arrived in mine.items()
+            if body in sent_at
+        ]
+        delivered = len(latencies)
+        last = max((t for mine in self.received for t in mine.values()), default=send_started)
+        return {
+            "clients": clients,
+            "messages": messages,
+            "join_s": round(self.join_seconds, 2),
+            "join_p50_ms": round(percentile(self.join_times, 0.50), 1),
+            "join_p99_ms": round(percentile(self.join_times, 0.99), 1),
+            "delivered": delivered,
+            "expected": expected,
+            "dropped_connections": self.dropped,
+            "p50_ms": round(percentile(latencies, 0.50), 1),
+            "p99_ms": round(percentile(latencies, 0.99), 1),
+            "max_ms": round(max(latencies, default=float("nan")), 1),
+            "deliveries_per_s": round(delivered / max(1e-6, last - send_started), 1),
+        }
+
+    async def close(self) -> None:
+        await asyncio.gather(*(c.disconnect() for c in self.clients), return_exceptions=True)
 
 
 # --- vote burst ---------------------------------------------------------------------------
@@ -163,29 +201,13 @@ def _api(url: str, token: str, method: str, path: str, payload: dict | None = No
     return response.json() if response.content else {}
 
 
-async def vote_burst(url: str, tokens: list[str], chair: str, seconder: str, voters: int,
-                     consultation_id: int) -> dict:  # fmt: skip
-    """``voters`` clients in the room cast within one second, 10% twice; the chair closes."""
-    clients: list[socketio.AsyncClient] = []
-    closed_at: dict[int, float] = {}
-
-    async def connect(index: int) -> None:
-        client = socketio.AsyncClient(reconnection=False)
-
-        @client.on("vote:closed")
-        async def on_closed(data, _index=index):
-            closed_at.setdefault(_index, time.perf_counter())
-
-        await client.connect(url, auth={"token": tokens[index]}, transports=["websocket"],
-                             wait_timeout=60)  # fmt: skip
-        answer = await client.call("room:join", {"consultation_id": consultation_id}, timeout=180)
-        if not answer.get("ok"):
-            raise RuntimeError(f"join refused: {answer}")
-        clients.append(client)
-
-    for first in range(0, voters, 50):
-        await asyncio.gather(*(connect(i) for i in range(first, min(voters, first + 50))))
-
+async def vote_burst(room: Room, chair: str, seconder: str, voters: int) -> dict:
+    """The first ``voters`` clients in the room cast within one second, 10% of them twice;
+    the chair closes the vote; every client in the room should hear ``vote:closed``."""
+    await room.grow(voters)
+    url, consultation_id = room.url, room.consultation_id
+    clients = room.clients[:voters]
+    room.closed_at.clear()
     loop = asyncio.get_running_loop()
     call = lambda *a: loop.run_in_executor(None, _api, url, *a)  # noqa: E731
     motion = await call(chair, "POST", f"/consultations/{consultation_id}/motions",
@@ -200,24 +222,21 @@ async def vote_burst(url: str, tokens: list[str], chair: str, seconder: str, vot
     vote_id = vote["id"]
     choices = ["yes", "no", "abstain"]
     expected = {c: 0 for c in choices}
-    acks: list[dict] = []
     refusals = 0
+    acked_at: list[float] = []
 
     async def cast(index: int, delay: float, twice: bool) -> None:
         nonlocal refusals
         await asyncio.sleep(delay)
-        choice = choices[index % 3]
-        payload = {"vote_id": vote_id, "choice": choice}
+        payload = {"vote_id": vote_id, "choice": choices[index % 3]}
         first = clients[index].call("ballot:cast", payload, timeout=60)
         if twice:
             second = clients[index].call("ballot:cast", payload, timeout=60)
             answers = await asyncio.gather(first, second)
         else:
             answers = [await first]
-        for answer in answers:
-            acks.append(answer)
-            if not answer.get("ok"):
-                refusals += 1
+        acked_at.append(time.perf_counter())
+        refusals += sum(1 for answer in answers if not answer.get("ok"))
 
     for index in range(len(clients)):
         expected[choices[index % 3]] += 1
@@ -225,23 +244,24 @@ async def vote_burst(url: str, tokens: list[str], chair: str, seconder: str, vot
     await asyncio.gather(*(
         cast(i, i / len(clients), i % 10 == 0) for i in range(len(clients))
     ))  # fmt: skip
-    all_acked = time.perf_counter() - started
+    all_acked = max(acked_at) - started
     close_started = time.perf_counter()
     result = await call(chair, "POST", f"/votes/{vote_id}/close", {})
+    listening = len(room.clients)
     deadline = time.perf_counter() + 30
-    while len(closed_at) < len(clients) and time.perf_counter() < deadline:
+    while len(room.closed_at) < listening and time.perf_counter() < deadline:
         await asyncio.sleep(0.02)
-    last_closed = max(closed_at.values(), default=float("nan")) - close_started
+    last_closed = max(room.closed_at.values(), default=float("nan")) - close_started
     final = await call(chair, "GET", f"/votes/{vote_id}")
     counts = {c: final.get("counts", {}).get(c, 0) for c in choices}
-    await asyncio.gather(*(c.disconnect() for c in clients), return_exceptions=True)
     return {
         "voters": len(clients),
+        "listening": listening,
         "duplicates": sum(1 for i in range(len(clients)) if i % 10 == 0),
         "all_acked_s": round(all_acked, 2),
         "refused_or_repeated": refusals,
         "close_to_all_closed_s": round(last_closed, 3),
-        "clients_saw_closed": len(closed_at),
+        "clients_saw_closed": len(room.closed_at),
         "ballots_cast": final.get("ballots_cast"),
         "counts": counts,
         "expected": expected,
@@ -351,41 +371,29 @@ def run(args) -> dict:
         pg.start()
     try:
         for mode in args.modes:
-            bare_rows = {}
             log = Path(tempfile.mkdtemp(prefix="yiting-bench-log-"))
             with Server("bench/bare_server.py", mode, {}, log / f"bare-{mode}.log") as bare:
-                for size in args.sizes:
-                    bare_rows[size] = asyncio.run(
-                        fan_out(bare.url, None, size, args.messages, args.rate, 1)
-                    )
+                bare_rows = asyncio.run(grow_and_measure(bare.url, None, args))
             for kind in args.databases:
                 with database(kind, pg, f"bench_{mode}") as (env, folder):
                     tokens = prepare(env, max(args.sizes + [args.voters]))
                     env = {**env, "ROOM_RATE_LIMIT_COUNT": "100000"}
                     with Server("app.py", mode, env, folder / f"yiting-{mode}.log") as app:
-                        for size in args.sizes:
-                            row = asyncio.run(
-                                fan_out(app.url, tokens, size, args.messages, args.rate, 1)
-                            )
+                        chair, seconder = login(app.url, "chair"), login(app.url, "alice")
+                        rows, burst = asyncio.run(
+                            grow_and_measure(app.url, tokens, args, chair, seconder)
+                        )
+                        for size, row in rows.items():
                             bare_row = bare_rows[size]
-                            results["fan_out"].append(
-                                {
-                                    "mode": mode,
-                                    "database": kind,
-                                    "yiting": row,
-                                    "bare": bare_row,
-                                    "ratio_deliveries": round(
-                                        row["deliveries_per_s"] / bare_row["deliveries_per_s"], 2
-                                    ),
-                                    "ratio_p99": round(row["p99_ms"] / bare_row["p99_ms"], 2),
-                                }
-                            )
+                            results["fan_out"].append({
+                                "mode": mode, "database": kind, "yiting": row, "bare": bare_row,
+                                "ratio_deliveries": round(
+                                    row["deliveries_per_s"] / bare_row["deliveries_per_s"], 2
+                                ),
+                                "ratio_p99": round(row["p99_ms"] / bare_row["p99_ms"], 2),
+                            })  # fmt: skip
                             print_row(results["fan_out"][-1])
-                        if args.voters:
-                            chair, seconder = login(app.url, "chair"), login(app.url, "alice")
-                            burst = asyncio.run(
-                                vote_burst(app.url, tokens, chair, seconder, args.voters, 1)
-                            )
+                        if burst is not None:
                             results["vote_burst"].append({"mode": mode, "database": kind, **burst})
                             print_burst(results["vote_burst"][-1])
                     if args.outcomes and mode == args.modes[0]:
@@ -400,11 +408,29 @@ def run(args) -> dict:
     return results
 
 
+async def grow_and_measure(url, tokens, args, chair=None, seconder=None):
+    """The room grows through ``args.sizes``, measured at each; then (Yiting only) the vote
+    burst with the clients already in the room."""
+    room = Room(url, tokens, 1)
+    rows, burst = {}, None
+    try:
+        for size in sorted(args.sizes):
+            await room.grow(size)
+            await asyncio.sleep(1)  # the joins' presence news settles before measuring
+            rows[size] = await room.fan_out(args.messages, args.rate)
+        if chair and args.voters:
+            burst = await vote_burst(room, chair, seconder, args.voters)
+    finally:
+        await room.close()
+    return (rows, burst) if chair else rows
+
+
 def print_row(row: dict) -> None:
     y, b = row["yiting"], row["bare"]
     print(
         f"{row['mode']:<9} {row['database']:<8} {y['clients']:>5} "
-        f"join {y['join_s']:>6.2f}s  delivered {y['delivered']}/{y['expected']}  "
+        f"join {y['join_s']:>6.2f}s (p99 {y['join_p99_ms']:>6.0f} ms)  "
+        f"delivered {y['delivered']}/{y['expected']}  "
         f"p50 {y['p50_ms']:>7.1f}  p99 {y['p99_ms']:>7.1f}  max {y['max_ms']:>7.1f} ms  "
         f"{y['deliveries_per_s']:>9.1f}/s | bare p99 {b['p99_ms']:>7.1f} "
         f"{b['deliveries_per_s']:>9.1f}/s | ratio {row['ratio_deliveries']:.2f}x "
@@ -427,7 +453,7 @@ def print_burst(row: dict) -> None:
         f"{row['mode']:<9} {row['database']:<8} vote burst {row['voters']} voters "
         f"(+{row['duplicates']} twice): all acknowledged in {row['all_acked_s']:.2f}s, "
         f"every client had vote:closed {row['close_to_all_closed_s']:.3f}s after close "
-        f"({row['clients_saw_closed']}/{row['voters']}), tally exact: {row['exact']}",
+        f"({row['clients_saw_closed']}/{row['listening']}), tally exact: {row['exact']}",
         flush=True,
     )
 
@@ -453,10 +479,11 @@ def main(argv=None) -> int:
     if args.outcomes is None:
         args.outcomes = 200 if args.quick else 10_000
     if args.seconds is None:
-        args.seconds = 2.0 if args.quick else 10.0
+        args.seconds = 2.0 if args.quick else 5.0
     if args.voters is None:
         args.voters = 20 if args.quick else 1000
-    args.voters = min(args.voters, max(args.sizes)) if args.quick else args.voters
+    if args.quick:
+        args.voters = min(args.voters, max(args.sizes))
     results = run(args)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -81,10 +81,20 @@ def create_app(overrides: dict | None = None) -> Flask:
         default_translation_directories=str(config.ROOT / "consult" / "translations"),
     )
     _import_socket_events()
+    from .core import queue
+
+    # A Redis queue gets a client manager that tells clients when it is away (core/queue.py);
+    # other kinds of queue are built by Flask-SocketIO. Naming the manager (None: in memory)
+    # also keeps one app's queue from outliving it in the shared SocketIO object.
+    manager = queue.manager_for(app.config)
+    if manager is not None or not app.config["SOCKETIO_MESSAGE_QUEUE"]:
+        queue_options = {"client_manager": manager, "message_queue": None}
+    else:
+        queue_options = {"message_queue": app.config["SOCKETIO_MESSAGE_QUEUE"]}
     socketio.init_app(
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
-        message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
+        **queue_options,
         cors_allowed_origins=app.config["SOCKETIO_CORS_ORIGINS"],
         max_http_buffer_size=app.config["SOCKETIO_MAX_HTTP_BUFFER_SIZE"],
         ping_interval=20,

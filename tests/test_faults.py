@@ -78,8 +78,8 @@ def clients():
     """Open room clients through this; they are closed side by side at the end."""
     opened: list[RoomClient] = []
 
-    def open_(url: str, token: str, name: str = "", **options) -> RoomClient:
-        client = RoomClient(url, token, name, **options)
+    def open_(url: str, token: str, name: str = "", kind=RoomClient, **options) -> RoomClient:
+        client = kind(url, token, name, **options)
         opened.append(client)
         return client
 
@@ -582,19 +582,59 @@ def test_redis_restarted_between_two_processes(own_postgres, tmp_path, servers, 
         queue.stop()
 
 
+QUEUE_DOWN = {"live": False, "code": "queue_unavailable"}
+QUEUE_UP = {"live": True}
+
+
+class StatusClient(RoomClient):
+    """A room client that also keeps the ``server:status`` events it is told, per
+    connection: ``statuses[n]`` is what its n-th connection heard."""
+
+    def __init__(self, *args, **options):
+        super().__init__(*args, **options)
+        self.statuses: list[list[dict]] = []
+
+    def connect(self, timeout: float = 20) -> None:
+        # RoomClient.connect, with server:status handled from the start: a client that
+        # connects while the queue is away is told during the connect itself.
+        self.leaving = False
+        heard: list[dict] = []
+        self.statuses.append(heard)
+        client = socketio.Client(
+            reconnection=False, websocket_extra_options={"skip_utf8_validation": True}
+        )
+        client.on("message:new", self._message)
+        client.on("disconnect", self._gone)
+        client.on("connect_error", self.refusals.append)
+        client.on("server:status", heard.append)
+        client.connect(
+            self.url, auth={"token": self.token}, transports=["websocket"], wait_timeout=timeout
+        )
+        self.client = client
+
+    @property
+    def told(self) -> list[dict]:
+        """What the current connection was told."""
+        return self.statuses[-1] if self.statuses else []
+
+
 def run_redis_outage(a: LiveServer, b: LiveServer, queue, clients) -> None:
-    tokens = {name: a.token(name) for name in ("alice", "bob", "carol", "chair")}
-    alice = clients(a.url, tokens["alice"], "alice on A")
-    bob = clients(b.url, tokens["bob"], "bob on B")
-    carol = clients(b.url, tokens["carol"], "carol on B")
+    names = ("alice", "bob", "carol", "dave", "erin", "chair")
+    tokens = {name: a.token(name) for name in names}
+    alice = clients(a.url, tokens["alice"], "alice on A", kind=StatusClient)
+    bob = clients(b.url, tokens["bob"], "bob on B", kind=StatusClient)
+    carol = clients(b.url, tokens["carol"], "carol on B", kind=StatusClient)
     for person in (alice, bob, carol):
         person.connect()
         person.join()
     said = alice.send("before the outage", "a-0")
     assert said["ok"]
     wait_until(lambda: said["message"]["seq"] in bob.seen, 20, what="cross-process delivery")
+    # While the queue works, nobody is told anything.
+    assert all(person.told == [] for person in (alice, bob, carol))
 
     queue.stop()
+    stopped = time.monotonic()
     # Without the queue, a message is still stored and acknowledged at once ...
     during = []
     for n in range(1, 4):
@@ -603,17 +643,35 @@ def run_redis_outage(a: LiveServer, b: LiveServer, queue, clients) -> None:
         assert answer is not None and answer["ok"], answer
         assert time.monotonic() - started < 5
         during.append(answer["message"])
-    # ... and B's clients see it once they catch up: over HTTP on B, and by joining again.
+    # ... the clients of both processes are told, within a few seconds, once ...
+    for person in (alice, bob, carol):
+        wait_until(lambda p=person: p.told, max(1.0, 10 - (time.monotonic() - stopped)),
+                   what=f"{person.name} told of the outage")  # fmt: skip
+    time.sleep(1.5)  # a heartbeat or two later: still said once
+    for person in (alice, bob, carol):
+        assert person.told == [QUEUE_DOWN], (person.name, person.told)
+    # ... and B's clients see what was said once they catch up: over HTTP on B, and by
+    # joining again. Whoever connects meanwhile, to either process, is told at connect.
     status, page = api(b.url, tokens["carol"], "GET", f"/consultations/{ROOM}/messages"
                        f"?after={said['message']['seq']}")  # fmt: skip
     assert status == 200
     assert [row(m) for m in page["messages"] if m["kind"] == "message"] == [row(m) for m in during]
     carol.close()
     carol.connect()
+    dave = clients(a.url, tokens["dave"], "dave on A", kind=StatusClient)
+    erin = clients(b.url, tokens["erin"], "erin on B", kind=StatusClient)
+    for person in (dave, erin):
+        person.connect()
+    for person in (carol, dave, erin):
+        wait_until(lambda p=person: p.told, 5, what=f"{person.name} told at connect")
+        assert person.told == [QUEUE_DOWN], (person.name, person.told)
     held = carol.last_seq
     caught = carol.join()["messages"]
     assert [m["seq"] for m in caught] == list(range(held + 1, held + 1 + len(caught)))
     assert {row(m) for m in during} <= {row(m) for m in caught}
+    for person in (dave, erin):
+        person.join()
+    assert alice.told == bob.told == [QUEUE_DOWN]
 
     queue.start()
     # Delivery across the processes resumes: B's listener comes back to the queue by itself.
@@ -643,6 +701,23 @@ def run_redis_outage(a: LiveServer, b: LiveServer, queue, clients) -> None:
         assert person.transcript() == transcript and not person.conflicts, person.name
     ids = [r[3] for r in transcript if r[3] is not None]
     assert len(ids) == len(set(ids))
+
+    # Every client is told that live updates are back, once, and catches up at once as the
+    # room page does (room:join with the last message it holds): all of them then hold the
+    # whole record, in order, once.
+    everyone = (alice, bob, carol, dave, erin)
+    for person in everyone:
+        wait_until(lambda p=person: len(p.told) > 1, 30, what=f"{person.name} told it is back")
+    for person in everyone:
+        held = person.last_seq
+        caught = person.join()["messages"]
+        assert all(m["seq"] > held for m in caught), person.name
+    transcript = [row(m) for m in server_transcript(b.url, tokens["chair"])]
+    time.sleep(1.5)  # a heartbeat or two later: nothing more was said
+    for person in everyone:
+        assert person.told == [QUEUE_DOWN, QUEUE_UP], (person.name, person.statuses)
+        assert person.transcript() == transcript and not person.conflicts, person.name
+    assert carol.statuses == [[QUEUE_DOWN], [QUEUE_DOWN, QUEUE_UP]]
 
 
 # --- 5. Reconnect storm ------------------------------------------------------------------------

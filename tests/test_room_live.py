@@ -189,8 +189,13 @@ def test_rejoin_with_last_seen_id_gets_exactly_the_missed_messages(live, people)
     last_seen = history[-1]["id"]
     dave.close()
     helpers = [people(live, "crowd50"), people(live, "crowd51")]
-    for helper in helpers:
-        helper.join()
+    names = [helper.join()["me"]["display_name"] for helper in helpers]
+
+    def told_joined(got):  # the "joined" lines of a burst come a moment after the joins
+        said = " ".join(str(m.get("system", {}).get("params")) for m in got)
+        return all(name in said for name in names)
+
+    assert helpers[0].wait_for(told_joined)
     sent = [
         helpers[0].send("while dave was away 1")["message"]["id"],
         helpers[1].send("while dave was away 2")["message"]["id"],

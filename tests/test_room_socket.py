@@ -200,17 +200,30 @@ def test_open_consultation_member_joins_as_voter(app, room, make_user):
 
 
 def test_presence_follows_join_leave_and_disconnect(app, room, people):
+    # alice's list starts as her room:join answer gave it; each ``presence`` announcement
+    # says only who came or went (never the whole room) and how many are here.
+    here = {"chair", "alice", "bob"}
+
+    def follow(expected_count):
+        heard = events(people["alice"], "presence")
+        assert heard, "no presence announcement"
+        for change in heard:
+            assert "online" not in change
+            here.update(p["username"] for p in change["arrived"])
+            here.difference_update(change["left"])
+        assert heard[-1]["online_count"] == expected_count == len(here)
+
     carol = connect(app, "carol")
     ack(carol, "room:join", {"consultation_id": room})
-    presence = events(people["alice"], "presence")[-1]
-    assert {p["username"] for p in presence["online"]} == {"chair", "alice", "bob", "carol"}
+    follow(4)
+    assert here == {"chair", "alice", "bob", "carol"}
     assert ack(carol, "room:leave", {"consultation_id": room}) == {"ok": True}
-    presence = events(people["alice"], "presence")[-1]
-    assert "carol" not in {p["username"] for p in presence["online"]}
+    follow(3)
+    assert "carol" not in here
     fresh()
     people["bob"].disconnect()
-    presence = events(people["alice"], "presence")[-1]
-    assert {p["username"] for p in presence["online"]} == {"chair", "alice"}
+    follow(2)
+    assert here == {"chair", "alice"}
     open_visits = db.session.scalar(
         sa.select(sa.func.count()).select_from(RoomVisit).where(RoomVisit.left_at.is_(None))
     )
@@ -579,3 +592,43 @@ def test_system_lines_for_other_features_announcements(app, room, people):
     assert lines[1]["system"]["params"]["result"] == "adopted"
     seqs = [m["id"] for m in lines]
     assert seqs == sorted(seqs)
+
+
+def test_a_burst_of_joins_is_told_once(app, room, people, make_user):
+    """Seven newcomers within the coalescing window: the room hears one "joined" line and
+    one presence announcement for all of them, not seven of each."""
+    import time
+
+    from consult.communities.service import get_community
+
+    app.config["ROOM_PRESENCE_COALESCE_SECONDS"] = 1.5
+    names = [f"neighbour{n}" for n in range(7)]
+    for name in names:
+        make_user(name, password="password-123", community=get_community("demo"))
+    newcomers = []
+    for name in names:
+        http = app.test_client()
+        http.post("/login", data={"username": name, "password": "password-123"})
+        fresh()
+        client = socketio.test_client(app, flask_test_client=http)
+        assert ack(client, "room:join", {"consultation_id": room})["ok"]
+        newcomers.append(client)
+    time.sleep(2.5)
+    heard = people["alice"].get_received()
+    lines = [
+        p["args"][0]
+        for p in heard
+        if p["name"] == "message:new" and p["args"][0]["kind"] == "system"
+    ]
+    assert [line["system"]["key"] for line in lines] == ["joined_many"]
+    params = lines[0]["system"]["params"]
+    assert params == {"names": ", ".join(f"Neighbour{n}" for n in range(5)), "count": "2"}
+    assert "Neighbour4" in lines[0]["text"] and "2" in lines[0]["text"]
+    presence = [p["args"][0] for p in heard if p["name"] == "presence"]
+    assert len(presence) == 1
+    assert {p["username"] for p in presence[0]["arrived"]} == set(names)
+    assert presence[0]["online_count"] == 3 + len(names)
+    stored = db.session.scalars(
+        sa.select(Message).where(Message.consultation_id == room, Message.kind == "system")
+    ).all()
+    assert [m.meta["key"] for m in stored].count("joined_many") == 1

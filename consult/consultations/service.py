@@ -12,7 +12,7 @@ from consult.accounts.service import find_user
 from consult.communities.models import Community, Membership
 from consult.communities.service import can_chair, is_community_admin, membership
 from consult.core import notify
-from consult.core.payload import check_text
+from consult.core.payload import clean_text
 from consult.core.time import isoformat, utcnow
 from consult.errors import Conflict, Forbidden, Invalid, NotFound
 from consult.extensions import db
@@ -116,27 +116,11 @@ def visible_consultations(user, community: Community) -> list[Consultation]:
 # --- writing ---------------------------------------------------------------------------
 
 
-def _clean_text(value, name: str, max_length: int, required: bool = False) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise Invalid("invalid_type", _("Field “%(name)s” must be text.", name=name))
-    value = check_text(value).strip()
-    if required and not value:
-        raise Invalid(f"{name}_required", _("Field “%(name)s” is required.", name=name))
-    if len(value) > max_length:
-        raise Invalid(
-            f"{name}_too_long",
-            _("Field “%(name)s” may have at most %(n)d characters.", name=name, n=max_length),
-        )
-    return value
-
-
 def _set_fields(consultation: Consultation, fields: dict) -> None:
     if "title" in fields:
-        consultation.title = _clean_text(fields["title"], "title", 200, required=True)
+        consultation.title = clean_text(fields["title"], "title", 200, required=True)
     if "description" in fields:
-        consultation.description = _clean_text(fields["description"], "description", 50_000)
+        consultation.description = clean_text(fields["description"], "description", 50_000)
     if "form" in fields and fields["form"] is not None:
         if fields["form"] not in FORMS:
             raise Invalid("invalid_form", _("Unknown meeting form."))
@@ -146,7 +130,7 @@ def _set_fields(consultation: Consultation, fields: dict) -> None:
             raise Invalid("invalid_access", _("Access is “open” or “invited”."))
         consultation.access = fields["access"]
     if "place" in fields:
-        consultation.place = _clean_text(fields["place"], "place", 200)
+        consultation.place = clean_text(fields["place"], "place", 200)
     if "scheduled_at" in fields:
         value = fields["scheduled_at"]
         if value is not None and not isinstance(value, datetime):
@@ -165,7 +149,7 @@ def _set_fields(consultation: Consultation, fields: dict) -> None:
         items = fields["agenda"]
         if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
             raise Invalid("invalid_agenda", _("The agenda is a list of items."))
-        items = [_clean_text(i, "agenda", 200) for i in items]
+        items = [clean_text(i, "agenda", 200) for i in items]
         items = [i for i in items if i]
         if len(items) > MAX_AGENDA_ITEMS:
             raise Invalid("invalid_agenda", _("At most %(n)d agenda items.", n=MAX_AGENDA_ITEMS))
@@ -265,9 +249,10 @@ def remove_participant(actor, consultation: Consultation, username) -> None:
     db.session.commit()
 
 
-def ensure_participant(user, consultation: Consultation) -> Participant:
+def ensure_participant(user, consultation: Consultation, announce: bool = True) -> Participant:
     """The user's place in the consultation; members joining an open one take part as voters.
-    (A site admin reads every consultation but takes part only where they are a member.)"""
+    (A site admin reads every consultation but takes part only where they are a member.)
+    ``announce=False``: the caller tells the room itself (the room's presence news does)."""
     found = participant(user, consultation)
     if found is not None:
         return found
@@ -279,11 +264,12 @@ def ensure_participant(user, consultation: Consultation) -> Participant:
         db.session.flush()
         audit.record(user, "participant.joined", found, role="voter")
         db.session.commit()
-        notify.announce(
-            "participants:updated",
-            {"consultation_id": consultation.id, "participant": found.to_dict()},
-            room=notify.room_name(consultation.id),
-        )
+        if announce:
+            notify.announce(
+                "participants:updated",
+                {"consultation_id": consultation.id, "participant": found.to_dict()},
+                room=notify.room_name(consultation.id),
+            )
         return found
     raise Forbidden("not_participant", _("You are not a participant of this consultation."))
 
@@ -302,7 +288,7 @@ def transition(actor, consultation: Consultation, to: str, reason: str | None = 
             allowed=sorted(allowed),
         )
     if to == "cancelled":
-        reason = _clean_text(reason, "reason", 2000)
+        reason = clean_text(reason, "reason", 2000)
         if not reason:
             raise Invalid("reason_required", _("Say why the consultation is cancelled."))
         consultation.cancel_reason = reason

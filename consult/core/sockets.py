@@ -18,6 +18,7 @@ from flask_socketio import ConnectionRefusedError, join_room
 from consult.errors import BadRequest, DomainError, Unauthorized
 from consult.extensions import db, socketio
 
+from . import queue
 from .notify import user_room
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ def connect(auth=None):
             raise _refuse("unauthorized", _("Sign in to join the room."))
         session["sid_user"] = current_user.id
         join_room(user_room(current_user.id))
+        _tell_queue_status()
     except ConnectionRefusedError:
         raise
     except Exception as exc:  # the database is away: refuse now rather than never answer
@@ -66,6 +68,14 @@ def connect(auth=None):
         raise _refuse("server_error", _("Something went wrong on our side.")) from exc
     finally:
         db.session.remove()
+
+
+def _tell_queue_status() -> None:
+    """While the message queue is away, a client that connects is told at once (the others
+    heard it when it happened): ``server:status`` ``{live: false, code}``, see core/queue.py."""
+    status = queue.status_at_connect(socketio.server)
+    if status is not None:
+        socketio.emit("server:status", status, to=request.sid, ignore_queue=True)
 
 
 def _failure(error: DomainError) -> dict:

@@ -35,4 +35,6 @@ def isoformat(value: datetime | None) -> str | None:
     """ISO 8601 with an explicit ``Z`` for the API."""
     if value is None:
         return None
-    return as_utc(value).isoformat().replace("+00:00", "Z")
+    if value.tzinfo is None:  # stored times are naive UTC (the common, cheaper case)
+        return value.isoformat() + "Z"
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

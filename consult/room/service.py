@@ -62,6 +62,7 @@ SPEAKING_ROLES = ("chair", "secretary", "voter", "speaker")
 #: language. Parameters named ``status``, ``result`` and ``state`` are translated too.
 SYSTEM_TEXTS = {
     "joined": _l("%(name)s joined the room."),
+    "joined_many": _l("%(names)s and %(count)s others joined the room."),
     "status_live": _l("The room is open. The discussion has begun."),
     "status_closed": _l("The room is closed. The discussion is over."),
     "status_cancelled": _l("The consultation was cancelled."),
@@ -128,6 +129,14 @@ def client_texts() -> dict:
         "results": {key: str(text) for key, text in RESULT_TEXTS.items()},
         "statuses": {key: str(text) for key, text in STATUSES.items()},
         "roles": {key: str(text) for key, text in PARTICIPANT_ROLES.items()},
+        # ``server:status`` (consult/core/queue.py): the message queue is away, or back.
+        "queue": {
+            "interrupted": _(
+                "Live updates are interrupted. What you say is still saved; the room will "
+                "catch up when the connection is back."
+            ),
+            "restored": _("Live updates are back. Missed messages are shown."),
+        },
     }
 
 
@@ -178,7 +187,9 @@ def require_join(user, consultation: Consultation) -> Participant | None:
         if is_moderator(user, consultation) and _role(user, consultation) is None:
             if consultation.access != "open" or not membership(user, consultation.community):
                 return None  # an admin steering a consultation they take no part in
-        return consultations.ensure_participant(user, consultation)
+        # A member who becomes a voter by coming in is told to the room by the presence
+        # news of the join (with the role), not by one announcement per newcomer.
+        return consultations.ensure_participant(user, consultation, announce=False)
     return consultations.participant(user, consultation)
 
 
@@ -309,13 +320,16 @@ def _append_system(
 # --- what clients see ------------------------------------------------------------------
 
 
-def _roles_by_user(consultation_id: int, user_id: int | None = None) -> dict[int, str]:
-    """Participants' roles by user id: everyone's, or only ``user_id``'s (one message)."""
+def _roles_by_user(consultation_id: int, user_ids=None) -> dict[int, str]:
+    """Participants' roles by user id: everyone's, or only those of ``user_ids`` (one user
+    id, or several)."""
     query = sa.select(Participant.user_id, Participant.role).where(
         Participant.consultation_id == consultation_id
     )
-    if user_id is not None:
-        query = query.where(Participant.user_id == user_id)
+    if isinstance(user_ids, int):
+        query = query.where(Participant.user_id == user_ids)
+    elif user_ids is not None:
+        query = query.where(Participant.user_id.in_(set(user_ids)))
     return dict(db.session.execute(query).all())
 
 
@@ -383,40 +397,70 @@ def _muted_ids(consultation_id: int) -> set[int]:
     )
 
 
+def _open_visits(consultation_id: int):
+    """Each person in the room now, with the time of their earliest open visit."""
+    return (
+        sa.select(RoomVisit.user_id, sa.func.min(RoomVisit.joined_at).label("since"))
+        .where(RoomVisit.consultation_id == consultation_id, RoomVisit.left_at.is_(None))
+        .group_by(RoomVisit.user_id)
+        .subquery()
+    )
+
+
 def participants(consultation: Consultation) -> list[dict]:
-    """Everyone taking part, with role, muted and online markers."""
-    muted = _muted_ids(consultation.id)
-    online = {row["username"] for row in _online(consultation.id)}
-    rows = consultations.participants(consultation)
-    # The people in one query, not one each (a room of hundreds is joined often).
-    users = {
-        user.id: user
-        for user in db.session.scalars(
-            sa.select(User).where(User.id.in_({p.user_id for p in rows}))
-        )
-    }
+    """Everyone taking part, with role, muted and online markers. One query of plain rows:
+    a room of a thousand is joined a thousand times while it fills."""
+    here = _open_visits(consultation.id)
+    muted = (
+        sa.select(RoomMute.id)
+        .where(RoomMute.consultation_id == consultation.id, RoomMute.user_id == User.id)
+        .exists()
+    )
+    rows = db.session.execute(
+        sa.select(User.username, User.display_name, Participant.role, muted, here.c.since)
+        .join(User, User.id == Participant.user_id)
+        .outerjoin(here, here.c.user_id == Participant.user_id)
+        .where(Participant.consultation_id == consultation.id)
+        .order_by(Participant.created_at, Participant.id)
+    ).all()
     return [
         {
-            "username": users[p.user_id].username,
-            "display_name": users[p.user_id].display_name,
-            "role": p.role,
-            "muted": p.user_id in muted,
-            "online": users[p.user_id].username in online,
+            "username": username,
+            "display_name": display_name,
+            "role": role,
+            "muted": bool(is_muted),
+            "online": since is not None,
         }
-        for p in rows
+        for username, display_name, role, is_muted, since in rows
     ]
 
 
-def _online(consultation_id: int) -> list[dict]:
-    rows = db.session.execute(
-        sa.select(User, sa.func.min(RoomVisit.joined_at))
-        .join(RoomVisit, RoomVisit.user_id == User.id)
-        .where(RoomVisit.consultation_id == consultation_id, RoomVisit.left_at.is_(None))
-        .group_by(User.id)
-        .order_by(sa.func.min(RoomVisit.joined_at), User.id)
-    ).all()
-    roles = _roles_by_user(consultation_id)
-    return [{**_person(user, roles), "since": isoformat(since)} for user, since in rows]
+def _online(consultation_id: int, user_ids=None) -> list[dict]:
+    """Who is in the room now (or which of ``user_ids`` is), in the order they came."""
+    here = _open_visits(consultation_id)
+    query = (
+        sa.select(User.username, User.display_name, Participant.role, here.c.since)
+        .join(here, here.c.user_id == User.id)
+        .outerjoin(
+            Participant,
+            sa.and_(Participant.consultation_id == consultation_id, Participant.user_id == User.id),
+        )
+        .order_by(here.c.since, User.id)
+    )
+    if user_ids is not None:
+        query = query.where(User.id.in_(set(user_ids)))
+    return [
+        {"username": username, "display_name": name, "role": role, "since": isoformat(since)}
+        for username, name, role, since in db.session.execute(query)
+    ]
+
+
+def _online_count(consultation_id: int) -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count(sa.distinct(RoomVisit.user_id))).where(
+            RoomVisit.consultation_id == consultation_id, RoomVisit.left_at.is_(None)
+        )
+    )
 
 
 def hands(consultation_id: int) -> list[dict]:
@@ -426,7 +470,7 @@ def hands(consultation_id: int) -> list[dict]:
         .where(HandRaise.consultation_id == consultation_id, HandRaise.lowered_at.is_(None))
         .order_by(HandRaise.raised_at, HandRaise.id)
     ).all()
-    roles = _roles_by_user(consultation_id)
+    roles = _roles_by_user(consultation_id, {hand.user_id for hand in rows})
     return [{**_person(hand.user, roles), "raised_at": isoformat(hand.raised_at)} for hand in rows]
 
 
@@ -434,6 +478,24 @@ def presence(consultation: Consultation | int) -> dict:
     """Who is in the room now, and the raised hands in order."""
     cid = consultation if isinstance(consultation, int) else consultation.id
     return {"consultation_id": cid, "online": _online(cid), "hands": hands(cid)}
+
+
+def presence_changes(consultation_id: int, user_ids) -> dict:
+    """The ``presence`` announcement: of the people in ``user_ids``, who is in the room now
+    (``arrived``) and who is not (``left``), the number of people in the room and the raised
+    hands. Each reader applies it to the list it got with ``room:join``; the room's whole
+    list is never sent to everyone in it."""
+    user_ids = set(user_ids)
+    arrived = _online(consultation_id, user_ids) if user_ids else []
+    here = {person["username"] for person in arrived}
+    names = db.session.scalars(sa.select(User.username).where(User.id.in_(user_ids))).all()
+    return {
+        "consultation_id": consultation_id,
+        "online_count": _online_count(consultation_id),
+        "arrived": arrived,
+        "left": sorted(name for name in names if name not in here),
+        "hands": hands(consultation_id),
+    }
 
 
 def me_dict(user, consultation: Consultation) -> dict:
@@ -452,6 +514,7 @@ def me_dict(user, consultation: Consultation) -> dict:
     state = room_state(consultation)
     floor_ok = state.floor_mode != "moderated" or moderator or _holds_floor(state, user.id)
     speaks = role in SPEAKING_ROLES or (moderator and role is None)
+    recorder = is_recorder(user, consultation)
     return {
         "username": user.username,
         "display_name": user.display_name,
@@ -460,8 +523,8 @@ def me_dict(user, consultation: Consultation) -> dict:
         "can_post": bool(live and speaks and not muted and floor_ok),
         "muted": muted,
         "can_moderate": moderator,
-        "can_record": is_recorder(user, consultation),
-        "can_read_hidden": is_recorder(user, consultation),
+        "can_record": recorder,
+        "can_read_hidden": recorder,
     }
 
 
@@ -503,19 +566,20 @@ def _connected_here(sid: str) -> bool:
 _pruned_at: dict[int, float] = {}
 
 
-def _prune_stale_visits(consultation_id: int) -> bool:
+def _prune_stale_visits(consultation_id: int) -> list[int]:
     """Close visits whose connection is gone without a disconnect (a killed server).
 
     Visits held by this process are checked against its live connections. Without a
     message queue there is one server process, so a visit written by an earlier run of it
     is over too. With a queue, other processes' visits are trusted until they end.
+    Returns the users whose visits were closed.
     """
     # Looking costs a row per person in the room: do it at most every ROOM_PRUNE_SECONDS
     # per room and process (the first join after a restart always looks).
     now_monotonic = time.monotonic()
     interval = current_app.config.get("ROOM_PRUNE_SECONDS", 30)
     if now_monotonic - _pruned_at.get(consultation_id, float("-inf")) < interval:
-        return False
+        return []
     _pruned_at[consultation_id] = now_monotonic
     rows = db.session.scalars(
         sa.select(RoomVisit).where(
@@ -524,7 +588,7 @@ def _prune_stale_visits(consultation_id: int) -> bool:
     ).all()
     single_process = not current_app.config.get("SOCKETIO_MESSAGE_QUEUE")
     now = utcnow()
-    changed = False
+    gone = []
     for visit in rows:
         if visit.server == SERVER_ID:
             stale = visit.sid is not None and not _connected_here(visit.sid)
@@ -532,34 +596,40 @@ def _prune_stale_visits(consultation_id: int) -> bool:
             stale = single_process
         if stale:
             visit.left_at = now
-            changed = True
-    return changed
+            gone.append(visit.user_id)
+    return gone
 
 
 @_writer
 def join_room(actor, consultation: Consultation, sid: str | None = None, last_seen_id=None):
     """Enter the room: record the visit (while live) and return the room with its history
-    (or exactly the messages after ``last_seen_id``)."""
+    (or exactly the messages after ``last_seen_id``).
+
+    Recording a visit takes the database's write lock only for the visit's row, not the
+    room's: the "joined" line of a first visit and the presence announcement are made by
+    :func:`_room_news`, which gathers a burst of joins into one of each."""
     require_join(actor, consultation)
-    entered = False
+    changed: list[int] = []
+    first_visit = False
     if consultation.status == "live" and sid:
-        state = _lock_room(consultation.id)
-        entered = _prune_stale_visits(consultation.id)
+        lock_for_write()
+        changed = _prune_stale_visits(consultation.id)
         visit = db.session.scalar(
-            sa.select(RoomVisit).where(
+            sa.select(RoomVisit.id).where(
                 RoomVisit.consultation_id == consultation.id,
                 RoomVisit.sid == sid,
                 RoomVisit.left_at.is_(None),
             )
         )
-        first_visit = None
         if visit is None:
             first_visit = (
                 db.session.scalar(
-                    sa.select(RoomVisit.id).where(
+                    sa.select(RoomVisit.id)
+                    .where(
                         RoomVisit.consultation_id == consultation.id,
                         RoomVisit.user_id == actor.id,
                     )
+                    .limit(1)
                 )
                 is None
             )
@@ -568,13 +638,10 @@ def join_room(actor, consultation: Consultation, sid: str | None = None, last_se
                     consultation_id=consultation.id, user_id=actor.id, sid=sid, server=SERVER_ID
                 )
             )
-            entered = True
-        line = None
-        if first_visit:
-            line = _append_system(state, "joined", {"name": actor.display_name})
+            changed.append(actor.id)
         db.session.commit()
-        if line is not None:
-            _announce_message(line)
+    if changed:  # someone came in, or stale visits went out
+        _room_news(consultation.id, changed, newcomer=actor if first_visit else None)
     data = snapshot(actor, consultation)
     if last_seen_id is None:
         data["messages"] = recent_messages(consultation, actor, HISTORY_LIMIT)
@@ -584,8 +651,6 @@ def join_room(actor, consultation: Consultation, sid: str | None = None, last_se
         messages = messages_after(consultation, last_seen_id, actor, CATCH_UP_LIMIT + 1)
         data["has_more"] = len(messages) > CATCH_UP_LIMIT
         data["messages"] = messages[:CATCH_UP_LIMIT]
-    if entered:  # someone came in, or stale visits went out
-        _announce_presence(consultation.id)
     return data
 
 
@@ -597,25 +662,26 @@ def leave_room(actor, consultation: Consultation, sid: str) -> None:
     closed = _close_visits(
         sa.and_(RoomVisit.sid == sid, RoomVisit.consultation_id == consultation.id)
     )
-    for consultation_id in closed:
-        _announce_presence(consultation_id)
+    for consultation_id, user_ids in closed.items():
+        _room_news(consultation_id, user_ids)
 
 
 @_writer
 def leave_all(sid: str) -> list[int]:
     """A connection ended: it leaves every room it was in. Returns those rooms."""
     closed = _close_visits(RoomVisit.sid == sid)
-    for consultation_id in closed:
-        _announce_presence(consultation_id)
-    return closed
+    for consultation_id, user_ids in closed.items():
+        _room_news(consultation_id, user_ids)
+    return sorted(closed)
 
 
-def _close_visits(condition) -> list[int]:
+def _close_visits(condition) -> dict[int, list[int]]:
+    """End the open visits that meet ``condition``: the users whose visits ended, by room."""
     rows = db.session.scalars(
         sa.select(RoomVisit.id).where(condition, RoomVisit.left_at.is_(None))
     ).all()
     if not rows:
-        return []
+        return {}
     lock_for_write()
     visits = db.session.scalars(
         sa.select(RoomVisit)
@@ -623,11 +689,12 @@ def _close_visits(condition) -> list[int]:
         .execution_options(populate_existing=True)
     ).all()
     now = utcnow()
-    rooms = sorted({visit.consultation_id for visit in visits})
+    closed: dict[int, list[int]] = {}
     for visit in visits:
         visit.left_at = now
+        closed.setdefault(visit.consultation_id, []).append(visit.user_id)
     db.session.commit()
-    return rooms
+    return closed
 
 
 # --- the discussion ------------------------------------------------------------------------
@@ -1150,7 +1217,7 @@ def _privileged(viewer, consultation: Consultation) -> bool:
 
 def _dicts(consultation: Consultation, rows, viewer) -> list[dict]:
     privileged = _privileged(viewer, consultation)
-    roles = _roles_by_user(consultation.id)
+    roles = _roles_by_user(consultation.id, {m.author_id for m in rows if m.author_id})
     return [message_dict(m, privileged, roles) for m in rows]
 
 
@@ -1241,37 +1308,73 @@ def _announce_message(message: Message) -> None:
     )
 
 
-_presence_due: set[int] = set()
-_presence_lock = threading.Lock()
+#: Names shown in one "joined" line; more are counted ("… and 12 others joined").
+JOINED_NAMES_SHOWN = 5
+
+_news: dict[int, dict] = {}
+_news_lock = threading.Lock()
 
 
-def _announce_presence(consultation_id: int) -> None:
-    """Tell the room who is here. Joins and leaves that come in a burst (a meeting starting,
-    a network blip) share one announcement per ``ROOM_PRESENCE_COALESCE_SECONDS``: each
-    announcement carries the whole list, so one per join would cost every client a list as
-    long as the room for every person who comes in."""
+def _room_news(consultation_id: int, user_ids=(), newcomer=None) -> None:
+    """Tell the room that ``user_ids`` came or went (and that ``newcomer`` is here for the
+    first time). Joins and leaves that come in a burst — a meeting starting, a network blip —
+    share one ``presence`` announcement and one "joined" line per
+    ``ROOM_PRESENCE_COALESCE_SECONDS``: one each per person would send every client in a
+    room of N people N announcements while the room fills (N² in all)."""
+    with _news_lock:
+        pending = _news.get(consultation_id)
+        scheduled = pending is not None
+        if pending is None:
+            pending = _news[consultation_id] = {"users": set(), "newcomers": {}}
+        pending["users"].update(user_ids)
+        if newcomer is not None:
+            pending["newcomers"].setdefault(newcomer.id, newcomer.display_name)
     delay = current_app.config.get("ROOM_PRESENCE_COALESCE_SECONDS", 0.5)
-    room = notify.room_name(consultation_id)
     if not delay:
-        notify.announce("presence", presence(consultation_id), room=room)
+        _tell_room(consultation_id)
         return
-    with _presence_lock:
-        if consultation_id in _presence_due:
-            return
-        _presence_due.add(consultation_id)
+    if scheduled:
+        return
     app = current_app._get_current_object()
 
-    def announce_later():
+    def tell_later():
         socketio.sleep(delay)
-        with _presence_lock:
-            _presence_due.discard(consultation_id)
         with app.app_context():
             try:
-                notify.announce("presence", presence(consultation_id), room=room)
+                _tell_room(consultation_id)
+            except Exception:  # noqa: BLE001 — the next change in the room tells again
+                log.exception("room %s: could not announce who came and went", consultation_id)
+                db.session.rollback()
             finally:
                 db.session.remove()
 
-    socketio.start_background_task(announce_later)
+    socketio.start_background_task(tell_later)
+
+
+def _tell_room(consultation_id: int) -> None:
+    with _news_lock:
+        pending = _news.pop(consultation_id, None)
+    if pending is None:
+        return
+    names = list(pending["newcomers"].values())
+    consultation = db.session.get(Consultation, consultation_id)
+    if names and consultation is not None and consultation.status == "live":
+        shown = names[:JOINED_NAMES_SHOWN]
+        if len(names) > len(shown):
+            params = {"names": ", ".join(shown), "count": len(names) - len(shown)}
+            post_system_line(consultation_id, "joined_many", **params)
+        else:
+            post_system_line(consultation_id, "joined", name=", ".join(shown))
+    _announce_presence(consultation_id, pending["users"])
+
+
+def _announce_presence(consultation_id: int, user_ids=()) -> None:
+    """Announce ``presence`` now: the raised hands, and who of ``user_ids`` is here."""
+    notify.announce(
+        "presence",
+        presence_changes(consultation_id, user_ids),
+        room=notify.room_name(consultation_id),
+    )
 
 
 # --- system lines for what other features announce ------------------------------------------

@@ -61,6 +61,10 @@ const seen = new Set();
 let lastSeq = 0; // every message up to this one has been shown
 let joinedOnce = false;
 let gapTimer = null;
+// The server says live updates from its other processes are interrupted (`server:status`,
+// its message queue is away): what is said is still stored; we catch up when it is back.
+let queueDown = false;
+let restoring = false;
 
 /** Fill `%(name)s` / `%(n)d` placeholders; the result is used as text only. */
 function fill(template, params = {}) {
@@ -100,9 +104,14 @@ function setConnection(state, message) {
     connected: S.connected,
     reconnecting: S.reconnecting,
     caught_up: S.caught_up,
+    interrupted: T.queue.interrupted,
+    restored: T.queue.restored,
   };
   node.textContent = state === "refused" ? fill(S.refused, { message }) : texts[state] || "";
-  document.body.classList.toggle("room-offline", state === "reconnecting" || state === "refused");
+  document.body.classList.toggle(
+    "room-offline",
+    state === "reconnecting" || state === "refused" || state === "interrupted",
+  );
 }
 
 // --- messages -------------------------------------------------------------------------
@@ -271,6 +280,20 @@ function setPresence(presence) {
     }
   }
   hands = presence.hands || [];
+  renderPeople();
+  renderHands();
+}
+
+/** A ``presence`` announcement: who of those who came or went is here now, and the hands. */
+function applyPresence(changes) {
+  for (const person of changes.arrived || []) {
+    online.add(person.username);
+    if (!participants.has(person.username)) {
+      participants.set(person.username, { ...person, muted: false });
+    }
+  }
+  for (const username of changes.left || []) online.delete(username);
+  hands = changes.hands || [];
   renderPeople();
   renderHands();
 }
@@ -618,7 +641,7 @@ socket.on("message:hidden", (payload) => {
 });
 
 socket.on("presence", (payload) => {
-  if (payload.consultation_id === consultationId) setPresence(payload);
+  if (payload.consultation_id === consultationId) applyPresence(payload);
 });
 
 socket.on("floor:updated", (payload) => {
@@ -665,6 +688,7 @@ socket.on("consultation:status", (payload) => {
 async function join() {
   const ack = await emit("room:join", { consultation_id: consultationId, last_seen_id: lastSeq });
   if (!ack.ok) {
+    restoring = false;
     setConnection("refused", ack.error.message);
     return;
   }
@@ -675,7 +699,10 @@ async function join() {
   if (ack.has_more) await fetchAfter(lastSeq);
   setPresence(ack.presence);
   setFloor(ack.floor);
-  setConnection(joinedOnce ? "caught_up" : "connected");
+  if (queueDown) setConnection("interrupted");
+  else if (restoring) setConnection("restored");
+  else setConnection(joinedOnce ? "caught_up" : "connected");
+  restoring = false;
   joinedOnce = true;
   document.dispatchEvent(new CustomEvent("yiting:joined", { detail: ack }));
 }
@@ -686,6 +713,24 @@ socket.io.on("reconnect_attempt", () => setConnection("reconnecting"));
 socket.on("connect_error", (error) => {
   if (socket.active) setConnection("reconnecting");
   else setConnection("refused", (error.data && error.data.message) || error.message);
+});
+
+// The server's message queue is away ({live: false, code: "queue_unavailable"}) or back
+// ({live: true}). Told when it changes, and at connect while it is away.
+socket.on("server:status", (payload) => {
+  if (!payload || typeof payload.live !== "boolean") return;
+  if (!payload.live) {
+    queueDown = true;
+    setConnection("interrupted");
+  } else if (queueDown) {
+    queueDown = false;
+    restoring = true;
+    join(); // catch up at once with last_seen_id, as after a reconnect
+  }
+});
+// A new connection is told again if the queue is still away.
+socket.on("disconnect", () => {
+  queueDown = false;
 });
 
 // --- start ------------------------------------------------------------------------------------
