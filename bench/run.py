@@ -95,6 +95,8 @@ class Room:
         self.join_seconds = 0.0
         self.join_times: list[float] = []
         self.dropped = 0
+        self.drop_reasons: dict[str, int] = {}
+        self.closing = False
 
     async def _connect(self, index: int) -> None:
         client = socketio.AsyncClient(reconnection=False)
@@ -112,7 +114,9 @@ class Room:
 
         @client.on("disconnect")
         async def on_disconnect(reason=None):
-            self.dropped += 1
+            if not self.closing:
+                self.dropped += 1
+                self.drop_reasons[str(reason)] = self.drop_reasons.get(str(reason), 0) + 1
 
         auth = {"token": self.tokens[index]} if self.tokens else None
         await client.connect(self.url, auth=auth, transports=["websocket"], wait_timeout=60)
@@ -178,6 +182,7 @@ class Room:
             "delivered": delivered,
             "expected": expected,
             "dropped_connections": self.dropped,
+            "drop_reasons": dict(self.drop_reasons),
             "p50_ms": round(percentile(latencies, 0.50), 1),
             "p99_ms": round(percentile(latencies, 0.99), 1),
             "max_ms": round(max(latencies, default=float("nan")), 1),
@@ -185,6 +190,7 @@ class Room:
         }
 
     async def close(self) -> None:
+        self.closing = True
         await asyncio.gather(*(c.disconnect() for c in self.clients), return_exceptions=True)
 
 
@@ -312,16 +318,21 @@ def notice_bench(env: dict, folder: Path, mode: str, outcomes: int, seconds: flo
     )  # fmt: skip
     detail = json.loads(out.stdout)["detail"]
     rows = []
-    with Server("app.py", mode, env, folder / f"notice-{mode}.log") as app:
-        pages = {
-            "list": "/notice",
-            "search": "/notice?q=%E8%B7%AF%E7%81%AF",  # 路灯
-            "detail": f"/notice/{detail}",
-        }
-        for name, path in pages.items():
-            requests.get(app.url + path, timeout=30).raise_for_status()  # warm up
-            row = asyncio.run(http_load(app.url + path, seconds, 8))
-            rows.append({"page": name, **row})
+    pages = {
+        "list": "/notice",
+        "search": "/notice?q=%E8%B7%AF%E7%81%AF",  # 路灯
+        "detail": f"/notice/{detail}",
+    }
+    # As visitors see it (their copy of a page is shared for a few seconds), and with no
+    # cache at all: what every request costs when it is rendered (signed-in readers).
+    for cached in (True, False):
+        settings = {**env} if cached else {**env, "PUBLIC_PAGE_CACHE_SECONDS": "0"}
+        log = folder / f"notice-{mode}-{'cached' if cached else 'uncached'}.log"
+        with Server("app.py", mode, settings, log) as app:
+            for name, path in pages.items():
+                requests.get(app.url + path, timeout=30).raise_for_status()  # warm up
+                row = asyncio.run(http_load(app.url + path, seconds, 8))
+                rows.append({"page": name, "cached": cached, **row})
     return rows
 
 
@@ -418,6 +429,7 @@ async def grow_and_measure(url, tokens, args, chair=None, seconder=None):
             await room.grow(size)
             await asyncio.sleep(1)  # the joins' presence news settles before measuring
             rows[size] = await room.fan_out(args.messages, args.rate)
+            print(f"  {'yiting' if chair else 'bare':<6} {size:>5}: {rows[size]}", flush=True)
         if chair and args.voters:
             burst = await vote_burst(room, chair, seconder, args.voters)
     finally:
@@ -440,8 +452,9 @@ def print_row(row: dict) -> None:
 
 
 def print_notice(row: dict) -> None:
+    cache = "visitors" if row["cached"] else "no cache"
     print(
-        f"{row['mode']:<9} {row['database']:<8} notice {row['page']:<7} "
+        f"{row['mode']:<9} {row['database']:<8} notice {row['page']:<7} {cache:<9}"
         f"{row['rps']:>7.1f} req/s  p50 {row['p50_ms']:>6.1f} ms  p99 {row['p99_ms']:>6.1f} ms  "
         f"({row['requests']} requests, {row['errors']} errors)",
         flush=True,
@@ -479,7 +492,7 @@ def main(argv=None) -> int:
     if args.outcomes is None:
         args.outcomes = 200 if args.quick else 10_000
     if args.seconds is None:
-        args.seconds = 2.0 if args.quick else 5.0
+        args.seconds = 1.0 if args.quick else 4.0
     if args.voters is None:
         args.voters = 20 if args.quick else 1000
     if args.quick:

@@ -81,7 +81,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         default_translation_directories=str(config.ROOT / "consult" / "translations"),
     )
     _import_socket_events()
-    from .core import queue
+    from .core import queue, sockets
 
     # A Redis queue gets a client manager that tells clients when it is away (core/queue.py);
     # other kinds of queue are built by Flask-SocketIO. Naming the manager (None: in memory)
@@ -97,6 +97,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         **queue_options,
         cors_allowed_origins=app.config["SOCKETIO_CORS_ORIGINS"],
         max_http_buffer_size=app.config["SOCKETIO_MAX_HTTP_BUFFER_SIZE"],
+        serializer=sockets.Packet,
         ping_interval=20,
         ping_timeout=20,
     )

@@ -56,10 +56,13 @@ def from_environment() -> dict:
         "ROOM_RATE_LIMIT_COUNT": _int("ROOM_RATE_LIMIT_COUNT", 5),
         "ROOM_RATE_LIMIT_SECONDS": _int("ROOM_RATE_LIMIT_SECONDS", 10),
         "ROOM_MESSAGE_MAX_LENGTH": _int("ROOM_MESSAGE_MAX_LENGTH", 2000),
-        # Presence lists announced at most this often per room (a burst of joins shares one).
+        # Who came and went is announced at most this often per room (a burst shares one).
         "ROOM_PRESENCE_COALESCE_SECONDS": float(
             os.environ.get("ROOM_PRESENCE_COALESCE_SECONDS", 0.5)
         ),
+        # How long this process reuses a room's participant and presence lists for people
+        # joining it (dropped at once when this process announces a change; 0: never).
+        "ROOM_LIST_CACHE_SECONDS": float(os.environ.get("ROOM_LIST_CACHE_SECONDS", 1.0)),
     }
 
 

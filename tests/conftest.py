@@ -52,6 +52,7 @@ def _config(db_path: Path) -> dict:
         "SERVER_NAME": "localhost",
         "PUBLIC_PAGE_CACHE_SECONDS": 0,
         "ROOM_PRESENCE_COALESCE_SECONDS": 0,
+        "ROOM_LIST_CACHE_SECONDS": 0,
         "ROOM_PRUNE_SECONDS": 0,
     }
 

@@ -49,3 +49,15 @@ def test_signed_in_people_always_get_a_fresh_page(demo, client, auth, caching):
         page = client.get("/notice")
         assert "X-Cache" not in page.headers
         assert "/logout" in page.get_data(as_text=True)
+
+
+def test_an_outcome_page_is_shared_by_visitors_too(app, demo, client, caching):
+    """A visitor's outcome page carries no form, so no CSRF token and no session cookie:
+    it is cached like the list (it was rendered afresh for every visitor)."""
+    app.config["WTF_CSRF_ENABLED"] = True
+    outcome = publish(demo, "The lot becomes a bicycle shed.")
+    first = client.get(f"/notice/{outcome.id}", headers={"Accept-Language": "en"})
+    assert first.status_code == 200 and "Set-Cookie" not in first.headers
+    assert "Sign in to object" in first.get_data(as_text=True)
+    again = client.get(f"/notice/{outcome.id}", headers={"Accept-Language": "en"})
+    assert again.headers.get("X-Cache") == "hit" and again.get_data() == first.get_data()

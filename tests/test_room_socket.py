@@ -632,3 +632,34 @@ def test_a_burst_of_joins_is_told_once(app, room, people, make_user):
         sa.select(Message).where(Message.consultation_id == room, Message.kind == "system")
     ).all()
     assert [m.meta["key"] for m in stored].count("joined_many") == 1
+
+
+def test_joiners_share_the_room_lists_until_the_room_hears_a_change(app, room, people):
+    """With the lists reused (as in production), a joiner still sees themselves here, and
+    someone who left is not shown to the next joiner once the room was told."""
+    import time
+
+    app.config["ROOM_LIST_CACHE_SECONDS"] = 60
+    app.config["ROOM_PRESENCE_COALESCE_SECONDS"] = 0.2
+    carol = connect(app, "carol")
+    answer = ack(carol, "room:join", {"consultation_id": room})
+    assert {p["username"] for p in answer["presence"]["online"]} == {
+        "chair",
+        "alice",
+        "bob",
+        "carol",
+    }
+    dave = connect(app, "dave")
+    answer = ack(dave, "room:join", {"consultation_id": room})
+    online = {p["username"] for p in answer["presence"]["online"]}
+    assert online == {"chair", "alice", "bob", "carol", "dave"}
+    mine = [p for p in answer["participants"] if p["username"] == "dave"]
+    assert mine and mine[0]["online"] is True
+    assert ack(carol, "room:leave", {"consultation_id": room}) == {"ok": True}
+    time.sleep(1)  # the room is told that carol left
+    erin = connect(app, "erin")
+    answer = ack(erin, "room:join", {"consultation_id": room})
+    online = {p["username"] for p in answer["presence"]["online"]}
+    assert online == {"chair", "alice", "bob", "dave", "erin"}
+    carols = [p for p in answer["participants"] if p["username"] == "carol"]
+    assert carols and carols[0]["online"] is False

@@ -14,6 +14,7 @@ from flask import g, request, session
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
 from flask_socketio import ConnectionRefusedError, join_room
+from socketio import packet as socketio_packet
 
 from consult.errors import BadRequest, DomainError, Unauthorized
 from consult.extensions import db, socketio
@@ -25,6 +26,30 @@ log = logging.getLogger(__name__)
 
 #: Every client-to-server event name, for the docs and the authorisation tests.
 EVENTS: set[str] = set()
+
+
+class Packet(socketio_packet.Packet):
+    """python-socketio's packet with a faster check for binary data. Each packet sent is
+    searched for bytes; the stock check recurses through every list and dict without
+    stopping early, which for a room's join answer (two lists as long as the room) cost a
+    sixth of the server's time while a room of a thousand filled. Same answer, iteratively."""
+
+    @classmethod
+    def data_is_binary(cls, data) -> bool:
+        pending = [data]
+        while pending:
+            item = pending.pop()
+            if isinstance(item, (bytes, bytearray)):
+                return True
+            values = item.values() if isinstance(item, dict) else item
+            if not isinstance(item, (dict, list)):
+                continue
+            for value in values:
+                kind = type(value)
+                if kind is str or kind is int or kind is bool or value is None:
+                    continue
+                pending.append(value)
+        return False
 
 
 def _token_user(auth):

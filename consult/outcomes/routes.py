@@ -169,6 +169,20 @@ def _record_context(outcome, record: dict) -> dict:
     }
 
 
+def _notice_forms() -> dict:
+    """The notice page's forms, for those signed in. A visitor's page has none, and so no
+    CSRF token in a session cookie: it stays cacheable (core/cache.py)."""
+    names = {
+        "objection_form": ObjectionForm,
+        "answer_form": AnswerForm,
+        "progress_form": ProgressForm,
+        "rating_form": RatingForm,
+        "empty_form": EmptyForm,
+    }
+    signed_in = current_user.is_authenticated
+    return {name: form() if signed_in else None for name, form in names.items()}
+
+
 def _render_notice(outcome, number=None):
     use_timezone(outcome.community.timezone)
     version = service.get_version(outcome, number)
@@ -192,11 +206,7 @@ def _render_notice(outcome, number=None):
         can_manage=manage,
         can_report=service.can_report(current_user, outcome),
         is_member=member,
-        objection_form=ObjectionForm(),
-        answer_form=AnswerForm(),
-        progress_form=ProgressForm(),
-        rating_form=RatingForm(),
-        empty_form=EmptyForm(),
+        **_notice_forms(),
         page_url=url_for("outcomes.show", outcome_id=outcome.id, _external=True),
         version_url=url_for(
             "outcomes.show_version", outcome_id=outcome.id, number=version.version, _external=True

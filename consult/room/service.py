@@ -500,7 +500,7 @@ def presence_changes(consultation_id: int, user_ids) -> dict:
 
 def me_dict(user, consultation: Consultation) -> dict:
     """The viewer's own standing in the room."""
-    role = _role(user, consultation)
+    role = actual = _role(user, consultation)
     live = consultation.status == "live"
     if (
         role is None
@@ -514,7 +514,7 @@ def me_dict(user, consultation: Consultation) -> dict:
     state = room_state(consultation)
     floor_ok = state.floor_mode != "moderated" or moderator or _holds_floor(state, user.id)
     speaks = role in SPEAKING_ROLES or (moderator and role is None)
-    recorder = is_recorder(user, consultation)
+    recorder = moderator or actual == "secretary"  # as is_recorder, without asking again
     return {
         "username": user.username,
         "display_name": user.display_name,
@@ -538,15 +538,66 @@ def consultation_dict(consultation: Consultation) -> dict:
     }
 
 
+_lists: dict[int, tuple[float, dict]] = {}
+_lists_lock = threading.Lock()
+#: Announcements after which a room's lists are read again.
+LIST_CHANGING_EVENTS = {"presence", "participants:updated", "participant:muted"}
+
+
+def _room_lists(consultation: Consultation) -> dict:
+    """The participants and who is here, as everyone joining now is given them.
+
+    While a room fills, hundreds join within seconds and each would read the same two lists
+    as long as the room. They are reused for ``ROOM_LIST_CACHE_SECONDS`` (1 s) and dropped at
+    once when this process announces a change to them; a change between reading and
+    announcing reaches the joiner with that announcement, as the joiner is already in the
+    Socket.IO room. (With several processes, another process's change can be up to that long
+    older than the list; the next presence event about that person corrects it.)"""
+    ttl = current_app.config.get("ROOM_LIST_CACHE_SECONDS", 0)
+    now = time.monotonic()
+    if ttl:
+        with _lists_lock:
+            hit = _lists.get(consultation.id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+    lists = {"participants": participants(consultation), "online": _online(consultation.id)}
+    if ttl:
+        with _lists_lock:
+            _lists[consultation.id] = (now + ttl, lists)
+    return lists
+
+
+def _forget_lists(event: str, payload, room) -> None:
+    if event in LIST_CHANGING_EVENTS and isinstance(payload, dict):
+        with _lists_lock:
+            _lists.pop(payload.get("consultation_id"), None)
+
+
 def snapshot(user, consultation: Consultation) -> dict:
     """The room as ``user`` sees it now (without messages)."""
+    lists = _room_lists(consultation)
+    people, online = lists["participants"], lists["online"]
+    if user.username not in {person["username"] for person in online}:
+        # The viewer's own visit may be newer than the lists: they are here.
+        mine = _online(consultation.id, {user.id})
+        if mine:
+            online = [*online, *mine]
+            people = [
+                {**person, "online": True} if person["username"] == user.username else person
+                for person in people
+            ]
+    state = room_state(consultation)
     return {
         "consultation": consultation_dict(consultation),
         "me": me_dict(user, consultation),
-        "participants": participants(consultation),
-        "presence": presence(consultation),
-        "floor": floor_dict(room_state(consultation)),
-        "last_seq": room_state(consultation).last_seq or 0,
+        "participants": people,
+        "presence": {
+            "consultation_id": consultation.id,
+            "online": online,
+            "hands": hands(consultation.id),
+        },
+        "floor": floor_dict(state),
+        "last_seq": state.last_seq or 0,
     }
 
 
@@ -643,12 +694,13 @@ def join_room(actor, consultation: Consultation, sid: str | None = None, last_se
     if changed:  # someone came in, or stale visits went out
         _room_news(consultation.id, changed, newcomer=actor if first_visit else None)
     data = snapshot(actor, consultation)
+    privileged = data["me"]["can_read_hidden"]
     if last_seen_id is None:
-        data["messages"] = recent_messages(consultation, actor, HISTORY_LIMIT)
+        data["messages"] = recent_messages(consultation, actor, HISTORY_LIMIT, privileged)
         first = data["messages"][0]["seq"] if data["messages"] else None
         data["has_more"] = bool(first and first > 1)
     else:
-        messages = messages_after(consultation, last_seen_id, actor, CATCH_UP_LIMIT + 1)
+        messages = messages_after(consultation, last_seen_id, actor, CATCH_UP_LIMIT + 1, privileged)
         data["has_more"] = len(messages) > CATCH_UP_LIMIT
         data["messages"] = messages[:CATCH_UP_LIMIT]
     return data
@@ -1215,14 +1267,18 @@ def _privileged(viewer, consultation: Consultation) -> bool:
     )
 
 
-def _dicts(consultation: Consultation, rows, viewer) -> list[dict]:
-    privileged = _privileged(viewer, consultation)
+def _dicts(consultation: Consultation, rows, viewer, privileged: bool | None = None) -> list[dict]:
+    if privileged is None:
+        privileged = _privileged(viewer, consultation)
     roles = _roles_by_user(consultation.id, {m.author_id for m in rows if m.author_id})
     return [message_dict(m, privileged, roles) for m in rows]
 
 
-def messages_after(consultation: Consultation, after_seq, viewer, limit: int = HISTORY_LIMIT):
-    """The messages with ``seq > after_seq``, oldest first, at most ``limit``."""
+def messages_after(
+    consultation: Consultation, after_seq, viewer, limit: int = HISTORY_LIMIT, privileged=None
+):
+    """The messages with ``seq > after_seq``, oldest first, at most ``limit``. ``privileged``
+    (whether the viewer reads hidden messages) is looked up when not given."""
     after = after_seq if isinstance(after_seq, int) and not isinstance(after_seq, bool) else 0
     rows = db.session.scalars(
         sa.select(Message)
@@ -1230,10 +1286,12 @@ def messages_after(consultation: Consultation, after_seq, viewer, limit: int = H
         .order_by(Message.seq)
         .limit(max(1, limit))
     ).all()
-    return _dicts(consultation, rows, viewer)
+    return _dicts(consultation, rows, viewer, privileged)
 
 
-def recent_messages(consultation: Consultation, viewer, limit: int = HISTORY_LIMIT):
+def recent_messages(
+    consultation: Consultation, viewer, limit: int = HISTORY_LIMIT, privileged=None
+):
     """The last ``limit`` messages, oldest first."""
     rows = db.session.scalars(
         sa.select(Message)
@@ -1241,7 +1299,7 @@ def recent_messages(consultation: Consultation, viewer, limit: int = HISTORY_LIM
         .order_by(Message.seq.desc())
         .limit(max(1, limit))
     ).all()
-    return _dicts(consultation, list(reversed(rows)), viewer)
+    return _dicts(consultation, list(reversed(rows)), viewer, privileged)
 
 
 def transcript(consultation: Consultation, viewer=None) -> list[dict]:
@@ -1446,14 +1504,16 @@ def _on_announcement(event: str, payload, room) -> None:
         _guard.active = False
 
 
-def _register_listener() -> None:
-    listeners = getattr(notify, "_listeners", [])
-    for listener in listeners:
-        if getattr(listener, "__module__", None) == __name__ and (
-            getattr(listener, "__name__", None) == _on_announcement.__name__
-        ):
-            return
-    notify.add_listener(_on_announcement)
+def _register_listeners() -> None:
+    """Once per process, even if this module is imported again."""
+    for listener in (_on_announcement, _forget_lists):
+        known = any(
+            getattr(other, "__module__", None) == __name__
+            and getattr(other, "__name__", None) == listener.__name__
+            for other in getattr(notify, "_listeners", [])
+        )
+        if not known:
+            notify.add_listener(listener)
 
 
-_register_listener()
+_register_listeners()
