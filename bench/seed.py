@@ -1,6 +1,7 @@
 """Seed a benchmark database (run with the server's environment: YITING_DATA / DATABASE_URL).
 
-    python bench/seed.py users N      → N residents of the demo community with API tokens;
+    python bench/seed.py users N      → N residents of the demo community with API tokens,
+                                        voters of its consultation;
                                         prints a JSON list of {"username", "token"}
     python bench/seed.py notice N     → N published outcomes on the notice board (one
                                         published through the services, the rest in bulk);
@@ -24,6 +25,7 @@ from consult.accounts.models import ApiToken, User
 from consult.accounts.passwords import hash_password
 from consult.accounts.service import _digest
 from consult.communities.models import Community, Membership
+from consult.consultations.models import Participant
 from consult.extensions import db
 
 
@@ -37,6 +39,9 @@ def seed_users(count: int) -> list[dict]:
         db.session.add(user)
         db.session.flush()
         db.session.add(Membership(community_id=community.id, user_id=user.id))
+        # Invited as voters of the demo consultation, as a meeting's residents are before it
+        # starts (a member of an open consultation would otherwise become one on joining).
+        db.session.add(Participant(consultation_id=1, user_id=user.id, role="voter"))
         token = secrets.token_urlsafe(32)
         db.session.add(ApiToken(user_id=user.id, token_hash=_digest(token), label="bench"))
         out.append({"username": username, "token": token})

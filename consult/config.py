@@ -63,6 +63,8 @@ def from_environment() -> dict:
         # How long this process reuses a room's participant and presence lists for people
         # joining it (dropped at once when this process announces a change; 0: never).
         "ROOM_LIST_CACHE_SECONDS": float(os.environ.get("ROOM_LIST_CACHE_SECONDS", 1.0)),
+        # Visitors' copy of a public page is shared this long (0: never; see core/cache.py).
+        "PUBLIC_PAGE_CACHE_SECONDS": _int("PUBLIC_PAGE_CACHE_SECONDS", 5),
     }
 
 
@@ -75,7 +77,6 @@ DEFAULTS = {
     "WTF_CSRF_TIME_LIMIT": None,
     "PERMANENT_SESSION_LIFETIME": 12 * 3600,
     # Visitors' copies of public pages (the notice board) are reused for this long.
-    "PUBLIC_PAGE_CACHE_SECONDS": 5,
     # A signed-in browser session ends after 2 hours idle, and after 12 hours in any case.
     "SESSION_IDLE_SECONDS": 2 * 3600,
     "SESSION_ABSOLUTE_SECONDS": 12 * 3600,

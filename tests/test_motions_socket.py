@@ -134,6 +134,7 @@ def test_vote_events_open_tally_close(people, demo):
     assert len(closed) == 1
     result = closed[0]
     assert result["status"] == "closed" and result["result"] == "adopted"
+    assert "ballots" not in result and len(vote_get(alice, vid)["ballots"]) == 3
     assert result["counts"] == {"yes": 2, "no": 1, "abstain": 0}
     assert result["minority_opinions"][0]["text"] == "Too noisy"
     assert result["minority_opinions"][0]["author"] == "carol"
@@ -164,9 +165,13 @@ def test_hidden_results_send_no_tally_and_secret_ballots_answer_a_receipt(people
     again = emit(alice, "ballot:cast", {"vote_id": vote["id"], "choice": "yes"})
     assert again["error"]["code"] == "already_voted"
     assert heard(bob, "vote:tally") == []
-    emit(chair, "vote:close", {"vote_id": vote["id"]})
+    closing = emit(chair, "vote:close", {"vote_id": vote["id"]})
+    receipts = [{"receipt": ack["ballot"]["receipt"], "choice": "abstain"}]
+    assert closing["vote"]["receipts"] == receipts
+    assert vote_get(bob, vote["id"])["receipts"] == receipts
     closed = heard(bob, "vote:closed")[0]
-    assert closed["receipts"] == [{"receipt": ack["ballot"]["receipt"], "choice": "abstain"}]
+    # The room hears the result, not the lists as long as the room (fetched with vote:get).
+    assert "receipts" not in closed and "ballots" not in closed
     assert closed["minority_opinions"] == [
         {"text": "Private", "choice": "abstain", "source": "ballot", "author": None,
          "author_name": None}
@@ -203,3 +208,9 @@ def test_ineligible_and_unknown(people, demo, make_user, app, auth):
     db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Ballot)) == 0
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Vote)) == 1
+
+
+def vote_get(client, vote_id):
+    answer = emit(client, "vote:get", {"vote_id": vote_id})
+    assert answer["ok"], answer
+    return answer["vote"]

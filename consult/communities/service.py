@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from consult import audit
 from consult.accounts.models import User
 from consult.accounts.service import create_user, find_user
-from consult.core.database import lock_for_write
+from consult.core.database import lock_for_write, remembered
 from consult.core.payload import check_text
 from consult.core.time import zone
 from consult.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
@@ -32,11 +32,10 @@ def get_community(slug: str) -> Community:
 def membership(user, community: Community) -> Membership | None:
     if user is None or not getattr(user, "is_authenticated", False):
         return None
-    return db.session.scalar(
-        sa.select(Membership).where(
-            Membership.community_id == community.id, Membership.user_id == user.id
-        )
+    query = sa.select(Membership).where(
+        Membership.community_id == community.id, Membership.user_id == user.id
     )
+    return remembered(("membership", community.id, user.id), lambda: db.session.scalar(query))
 
 
 def community_role(user, community: Community) -> str | None:

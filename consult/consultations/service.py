@@ -12,6 +12,7 @@ from consult.accounts.service import find_user
 from consult.communities.models import Community, Membership
 from consult.communities.service import can_chair, is_community_admin, membership
 from consult.core import notify
+from consult.core.database import remembered
 from consult.core.payload import clean_text
 from consult.core.time import isoformat, utcnow
 from consult.errors import Conflict, Forbidden, Invalid, NotFound
@@ -48,11 +49,10 @@ def get_consultation(consultation_id) -> Consultation:
 def participant(user, consultation: Consultation) -> Participant | None:
     if not getattr(user, "is_authenticated", False):
         return None
-    return db.session.scalar(
-        sa.select(Participant).where(
-            Participant.consultation_id == consultation.id, Participant.user_id == user.id
-        )
+    query = sa.select(Participant).where(
+        Participant.consultation_id == consultation.id, Participant.user_id == user.id
     )
+    return remembered(("participant", consultation.id, user.id), lambda: db.session.scalar(query))
 
 
 def role_of(user, consultation: Consultation) -> str | None:

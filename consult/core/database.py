@@ -1,7 +1,11 @@
-"""Engine settings: SQLite gets WAL, foreign keys and a busy timeout."""
+"""Engine settings (SQLite gets WAL, foreign keys and a busy timeout), the write lock, and
+lookups remembered within one unit of work."""
+
+from collections.abc import Callable
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from consult.core.payload import parse_id
 from consult.errors import NotFound
@@ -62,3 +66,33 @@ def get_or_404(model, value, code: str, message: str):
     if row is None:
         raise NotFound(code, message)
     return row
+
+
+_MEMO = "remembered"
+
+
+def remembered(key: tuple, load: Callable):
+    """``load()``, asked once per session until the session writes anything.
+
+    For lookups one event repeats (someone's membership of a community, their place in a
+    consultation: a message asks each several times, a join more). Anything added to the
+    session, any flush, commit or rollback, and any bulk write forgets every answer."""
+    memo = db.session.info.setdefault(_MEMO, {})
+    if key not in memo:
+        memo[key] = load()
+    return memo[key]
+
+
+def _forget(session, *args) -> None:
+    session.info.pop(_MEMO, None)
+
+
+for _name in ("after_attach", "after_flush", "after_commit", "after_rollback"):
+    event.listen(Session, _name, _forget)
+event.listen(Session, "after_soft_rollback", _forget)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _forget_on_bulk_write(state) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        _forget(state.session)

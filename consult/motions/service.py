@@ -998,7 +998,9 @@ def _close_locked(vote: Vote, actor, because: str) -> bool:
     )
     db.session.commit()
     db.session.refresh(vote)
-    notify.announce("vote:closed", vote_to_dict(vote), room=notify.room_name(vote.consultation_id))
+    notify.announce(
+        "vote:closed", closed_announcement(vote), room=notify.room_name(vote.consultation_id)
+    )
     _announce_motion(motion)
     return True
 
@@ -1248,6 +1250,16 @@ def vote_to_dict(vote: Vote, viewer=None) -> dict:
             data["ballots"] = _named_ballots(vote)
     if viewer is not None and getattr(viewer, "is_authenticated", False):
         data["me"] = my_ballot(viewer, vote)
+    return data
+
+
+def closed_announcement(vote: Vote) -> dict:
+    """``vote:closed`` as the room hears it: the closed vote without the list of named
+    ballots or of receipts, which are as long as the room (a thousand voters would each get
+    every ballot at once). ``GET /api/v1/votes/<id>`` gives them."""
+    data = vote_to_dict(vote)
+    data.pop("ballots", None)
+    data.pop("receipts", None)
     return data
 
 

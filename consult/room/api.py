@@ -48,7 +48,7 @@ def room_post_message(consultation_id):
     message = service.post_message(actor, consultation, form.body.data or "", form.client_id.data)
     duplicate = bool(getattr(message, "duplicate", False))
     body = {
-        "message": service.message_dict(message, service.is_recorder(actor, consultation)),
+        "message": service.message_for(message, actor, consultation),
         "duplicate": duplicate,
     }
     return jsonify(body), 200 if duplicate else 201

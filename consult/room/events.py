@@ -82,9 +82,8 @@ def message_send(data):
         form.client_id.data,
         announcement=bool(form.announcement.data),
     )
-    viewer_sees_all = service.is_recorder(_user(), consultation)
     return {
-        "message": service.message_dict(message, viewer_sees_all),
+        "message": service.message_for(message, _user(), consultation),
         "duplicate": bool(getattr(message, "duplicate", False)),
     }
 

@@ -389,14 +389,6 @@ def floor_dict(state: RoomState) -> dict:
     }
 
 
-def _muted_ids(consultation_id: int) -> set[int]:
-    return set(
-        db.session.scalars(
-            sa.select(RoomMute.user_id).where(RoomMute.consultation_id == consultation_id)
-        )
-    )
-
-
 def _open_visits(consultation_id: int):
     """Each person in the room now, with the time of their earliest open visit."""
     return (
@@ -860,10 +852,23 @@ def post_message(actor, consultation: Consultation, body, client_id=None, announ
         client_id=client_id,
     )
     db.session.add(message)
+    db.session.flush()
+    # What everyone is told, made before the commit: after it every row in the session
+    # would be read again (a new message is not hidden, so everyone sees the same).
+    message.announced = message_dict(message, roles=_roles_by_user(consultation.id, actor.id))
     db.session.commit()
     message.duplicate = False
-    _announce_message(message)
+    notify.announce("message:new", message.announced, room=notify.room_name(consultation.id))
     return message
+
+
+def message_for(message: Message, viewer, consultation: Consultation) -> dict:
+    """The answer to the poster: the announcement itself for a new message, else the stored
+    message as ``viewer`` may see it."""
+    announced = getattr(message, "announced", None)
+    if announced is not None:
+        return announced
+    return message_dict(message, is_recorder(viewer, consultation))
 
 
 @_writer
