@@ -492,7 +492,7 @@ def main(argv=None) -> int:
     if args.outcomes is None:
         args.outcomes = 200 if args.quick else 10_000
     if args.seconds is None:
-        args.seconds = 1.0 if args.quick else 4.0
+        args.seconds = 1.0 if args.quick else 3.0
     if args.voters is None:
         args.voters = 20 if args.quick else 1000
     if args.quick:

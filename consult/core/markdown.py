@@ -1,6 +1,8 @@
 """Markdown rendered safely: raw HTML is never passed through, links keep only safe
 schemes, and the result is sanitised once more with nh3 as a second line of defence."""
 
+from functools import lru_cache
+
 import nh3
 from markdown_it import MarkdownIt
 from markupsafe import Markup
@@ -35,6 +37,8 @@ def render(text: str | None) -> Markup:
     return _clean(_full.render(text or ""))
 
 
+@lru_cache(maxsize=8192)
 def render_light(text: str | None) -> Markup:
-    """Light Markdown for chat messages and comments."""
+    """Light Markdown for chat messages and comments. Remembered by text: the room's history
+    (up to 200 messages) is rendered again for everyone who joins, at about 0.3 ms each."""
     return _clean(_light.render(text or ""))
