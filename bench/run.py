@@ -130,12 +130,17 @@ class Room:
         self.clients.append(client)
         self.received.append(mine)
 
-    async def grow(self, size: int, batch: int = 50) -> None:
+    async def grow(self, size: int, at_once: int = 50) -> None:
+        """Connect and join until ``size`` clients are in the room, ``at_once`` at a time
+        (a new one starts as soon as one is in, as people arrive at a meeting)."""
         started = time.perf_counter()
-        for first in range(len(self.clients), size, batch):
-            await asyncio.gather(
-                *(self._connect(i) for i in range(first, min(size, first + batch)))
-            )
+        gate = asyncio.Semaphore(at_once)
+
+        async def one(index: int) -> None:
+            async with gate:
+                await self._connect(index)
+
+        await asyncio.gather(*(one(i) for i in range(len(self.clients), size)))
         self.join_seconds += time.perf_counter() - started
 
     async def fan_out(self, messages: int, rate: float) -> dict:
