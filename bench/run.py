@@ -236,18 +236,22 @@ async def vote_burst(room: Room, chair: str, seconder: str, voters: int) -> dict
     refusals = 0
     acked_at: list[float] = []
 
+    unanswered = 0
+
     async def cast(index: int, delay: float, twice: bool) -> None:
-        nonlocal refusals
+        nonlocal refusals, unanswered
         await asyncio.sleep(delay)
         payload = {"vote_id": vote_id, "choice": choices[index % 3]}
-        first = clients[index].call("ballot:cast", payload, timeout=60)
+        calls = [clients[index].call("ballot:cast", payload, timeout=60)]
         if twice:
-            second = clients[index].call("ballot:cast", payload, timeout=60)
-            answers = await asyncio.gather(first, second)
-        else:
-            answers = [await first]
+            calls.append(clients[index].call("ballot:cast", payload, timeout=60))
+        answers = await asyncio.gather(*calls, return_exceptions=True)
         acked_at.append(time.perf_counter())
-        refusals += sum(1 for answer in answers if not answer.get("ok"))
+        for answer in answers:
+            if isinstance(answer, BaseException):  # no answer within 60 s: counted, not fatal
+                unanswered += 1
+            elif not answer.get("ok"):
+                refusals += 1
 
     for index in range(len(clients)):
         expected[choices[index % 3]] += 1
@@ -271,6 +275,7 @@ async def vote_burst(room: Room, chair: str, seconder: str, voters: int) -> dict
         "duplicates": sum(1 for i in range(len(clients)) if i % 10 == 0),
         "all_acked_s": round(all_acked, 2),
         "refused_or_repeated": refusals,
+        "unanswered": unanswered,
         "close_to_all_closed_s": round(last_closed, 3),
         "clients_saw_closed": len(room.closed_at),
         "ballots_cast": final.get("ballots_cast"),
@@ -378,7 +383,7 @@ def prepare(env: dict, users: int) -> list[str]:
 
 def run(args) -> dict:
     results: dict = {
-        "settings": vars(args), "fan_out": [], "vote_burst": [], "notice": [],
+        "settings": vars(args), "fan_out": [], "vote_burst": [], "notice": [], "failures": [],
         "started": time.time(),
     }  # fmt: skip
     pg = None
@@ -396,9 +401,15 @@ def run(args) -> dict:
                     env = {**env, "ROOM_RATE_LIMIT_COUNT": "100000"}
                     with Server("app.py", mode, env, folder / f"yiting-{mode}.log") as app:
                         chair, seconder = login(app.url, "chair"), login(app.url, "alice")
-                        rows, burst = asyncio.run(
-                            grow_and_measure(app.url, tokens, args, chair, seconder)
-                        )
+                        try:
+                            rows, burst = asyncio.run(
+                                grow_and_measure(app.url, tokens, args, chair, seconder)
+                            )
+                        except Exception as error:  # noqa: BLE001 — say it, go on
+                            failure = {"mode": mode, "database": kind, "error": repr(error)}
+                            results["failures"].append(failure)
+                            print(f"{mode:<9} {kind:<8} FAILED: {error!r}", flush=True)
+                            rows, burst = {}, None
                         for size, row in rows.items():
                             bare_row = bare_rows[size]
                             results["fan_out"].append({
@@ -471,7 +482,8 @@ def print_burst(row: dict) -> None:
         f"{row['mode']:<9} {row['database']:<8} vote burst {row['voters']} voters "
         f"(+{row['duplicates']} twice): all acknowledged in {row['all_acked_s']:.2f}s, "
         f"every client had vote:closed {row['close_to_all_closed_s']:.3f}s after close "
-        f"({row['clients_saw_closed']}/{row['listening']}), tally exact: {row['exact']}",
+        f"({row['clients_saw_closed']}/{row['listening']}), tally exact: {row['exact']}"
+        f"{', unanswered: ' + str(row['unanswered']) if row.get('unanswered') else ''}",
         flush=True,
     )
 
@@ -507,7 +519,7 @@ def main(argv=None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     print(f"written: {out}")
-    return 0
+    return 1 if results["failures"] else 0
 
 
 if __name__ == "__main__":
