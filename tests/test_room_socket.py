@@ -613,6 +613,8 @@ def test_a_burst_of_joins_is_told_once(app, room, people, make_user):
         client = socketio.test_client(app, flask_test_client=http)
         assert ack(client, "room:join", {"consultation_id": room})["ok"]
         newcomers.append(client)
+    # The last one leaves again at once: she is still a newcomer the others must know of.
+    assert ack(newcomers[-1], "room:leave", {"consultation_id": room}) == {"ok": True}
     time.sleep(2.5)
     heard = people["alice"].get_received()
     lines = [
@@ -626,8 +628,12 @@ def test_a_burst_of_joins_is_told_once(app, room, people, make_user):
     assert "Neighbour4" in lines[0]["text"] and "2" in lines[0]["text"]
     presence = [p["args"][0] for p in heard if p["name"] == "presence"]
     assert len(presence) == 1
-    assert {p["username"] for p in presence[0]["arrived"]} == set(names)
-    assert presence[0]["online_count"] == 3 + len(names)
+    assert {p["username"] for p in presence[0]["arrived"]} == set(names[:-1])
+    assert presence[0]["left"] == [names[-1]]
+    assert [(p["username"], p["role"]) for p in presence[0]["newcomers"]] == [
+        (name, "voter") for name in names
+    ]
+    assert presence[0]["online_count"] == 3 + len(names) - 1
     stored = db.session.scalars(
         sa.select(Message).where(Message.consultation_id == room, Message.kind == "system")
     ).all()

@@ -472,20 +472,38 @@ def presence(consultation: Consultation | int) -> dict:
     return {"consultation_id": cid, "online": _online(cid), "hands": hands(cid)}
 
 
-def presence_changes(consultation_id: int, user_ids) -> dict:
+def presence_changes(consultation_id: int, user_ids, newcomer_ids=()) -> dict:
     """The ``presence`` announcement: of the people in ``user_ids``, who is in the room now
     (``arrived``) and who is not (``left``), the number of people in the room and the raised
-    hands. Each reader applies it to the list it got with ``room:join``; the room's whole
+    hands; and the participants who came for the first time (``newcomers``, with their role:
+    a member of an open consultation becomes a voter by coming in, and may have left again
+    already). Each reader applies it to the lists it got with ``room:join``; the room's whole
     list is never sent to everyone in it."""
     user_ids = set(user_ids)
     arrived = _online(consultation_id, user_ids) if user_ids else []
     here = {person["username"] for person in arrived}
     names = db.session.scalars(sa.select(User.username).where(User.id.in_(user_ids))).all()
+    newcomers = []
+    if newcomer_ids:
+        rows = db.session.execute(
+            sa.select(User.username, User.display_name, Participant.role)
+            .join(Participant, Participant.user_id == User.id)
+            .where(
+                Participant.consultation_id == consultation_id,
+                User.id.in_(set(newcomer_ids)),
+            )
+            .order_by(Participant.created_at, Participant.id)
+        ).all()
+        newcomers = [
+            {"username": username, "display_name": name, "role": role}
+            for username, name, role in rows
+        ]
     return {
         "consultation_id": consultation_id,
         "online_count": _online_count(consultation_id),
         "arrived": arrived,
         "left": sorted(name for name in names if name not in here),
+        "newcomers": newcomers,
         "hands": hands(consultation_id),
     }
 
@@ -1428,14 +1446,14 @@ def _tell_room(consultation_id: int) -> None:
             post_system_line(consultation_id, "joined_many", **params)
         else:
             post_system_line(consultation_id, "joined", name=", ".join(shown))
-    _announce_presence(consultation_id, pending["users"])
+    _announce_presence(consultation_id, pending["users"], pending["newcomers"])
 
 
-def _announce_presence(consultation_id: int, user_ids=()) -> None:
+def _announce_presence(consultation_id: int, user_ids=(), newcomer_ids=()) -> None:
     """Announce ``presence`` now: the raised hands, and who of ``user_ids`` is here."""
     notify.announce(
         "presence",
-        presence_changes(consultation_id, user_ids),
+        presence_changes(consultation_id, user_ids, newcomer_ids),
         room=notify.room_name(consultation_id),
     )
 

@@ -286,6 +286,12 @@ function setPresence(presence) {
 
 /** A ``presence`` announcement: who of those who came or went is here now, and the hands. */
 function applyPresence(changes) {
+  // Participants who came for the first time (they may have left again already).
+  for (const person of changes.newcomers || []) {
+    if (!participants.has(person.username)) {
+      participants.set(person.username, { ...person, muted: false });
+    }
+  }
   for (const person of changes.arrived || []) {
     online.add(person.username);
     if (!participants.has(person.username)) {
