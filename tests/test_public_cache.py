@@ -61,3 +61,12 @@ def test_an_outcome_page_is_shared_by_visitors_too(app, demo, client, caching):
     assert "Sign in to object" in first.get_data(as_text=True)
     again = client.get(f"/notice/{outcome.id}", headers={"Accept-Language": "en"})
     assert again.headers.get("X-Cache") == "hit" and again.get_data() == first.get_data()
+
+
+def test_the_cache_time_is_a_setting(monkeypatch):
+    from consult import config
+
+    monkeypatch.delenv("PUBLIC_PAGE_CACHE_SECONDS", raising=False)
+    assert config.from_environment()["PUBLIC_PAGE_CACHE_SECONDS"] == 5
+    monkeypatch.setenv("PUBLIC_PAGE_CACHE_SECONDS", "0")
+    assert config.from_environment()["PUBLIC_PAGE_CACHE_SECONDS"] == 0
