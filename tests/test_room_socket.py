@@ -647,25 +647,20 @@ def test_joiners_share_the_room_lists_until_the_room_hears_a_change(app, room, p
 
     app.config["ROOM_LIST_CACHE_SECONDS"] = 60
     app.config["ROOM_PRESENCE_COALESCE_SECONDS"] = 0.2
-    carol = connect(app, "carol")
-    answer = ack(carol, "room:join", {"consultation_id": room})
-    assert {p["username"] for p in answer["presence"]["online"]} == {
-        "chair",
-        "alice",
-        "bob",
-        "carol",
-    }
-    dave = connect(app, "dave")
-    answer = ack(dave, "room:join", {"consultation_id": room})
-    online = {p["username"] for p in answer["presence"]["online"]}
+
+    def join(name):
+        client = connect(app, name)
+        answer = ack(client, "room:join", {"consultation_id": room})
+        listed = {p["username"]: p for p in answer["participants"]}
+        return client, {p["username"] for p in answer["presence"]["online"]}, listed
+
+    carol, online, _ = join("carol")
+    assert online == {"chair", "alice", "bob", "carol"}
+    _, online, listed = join("dave")
     assert online == {"chair", "alice", "bob", "carol", "dave"}
-    mine = [p for p in answer["participants"] if p["username"] == "dave"]
-    assert mine and mine[0]["online"] is True
+    assert listed["dave"]["online"] is True
     assert ack(carol, "room:leave", {"consultation_id": room}) == {"ok": True}
     time.sleep(1)  # the room is told that carol left
-    erin = connect(app, "erin")
-    answer = ack(erin, "room:join", {"consultation_id": room})
-    online = {p["username"] for p in answer["presence"]["online"]}
+    _, online, listed = join("erin")
     assert online == {"chair", "alice", "bob", "dave", "erin"}
-    carols = [p for p in answer["participants"] if p["username"] == "carol"]
-    assert carols and carols[0]["online"] is False
+    assert listed["carol"]["online"] is False

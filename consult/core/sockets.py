@@ -41,8 +41,11 @@ class Packet(socketio_packet.Packet):
             item = pending.pop()
             if isinstance(item, (bytes, bytearray)):
                 return True
-            values = item.values() if isinstance(item, dict) else item
-            if not isinstance(item, (dict, list)):
+            if isinstance(item, dict):
+                values = item.values()
+            elif isinstance(item, list):
+                values = item
+            else:
                 continue
             for value in values:
                 kind = type(value)

@@ -573,6 +573,8 @@ def _room_lists(consultation: Consultation) -> dict:
     lists = {"participants": participants(consultation), "online": _online(consultation.id)}
     if ttl:
         with _lists_lock:
+            for stale in [cid for cid, (until, _) in _lists.items() if until <= now]:
+                del _lists[stale]  # rooms nobody joined lately keep nothing
             _lists[consultation.id] = (now + ttl, lists)
     return lists
 
