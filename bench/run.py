@@ -12,13 +12,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -196,6 +197,8 @@ class Room:
 
     async def close(self) -> None:
         self.closing = True
+        # A thousand clients leaving at once each say their write loop ended: not news.
+        logging.getLogger("engineio.client").setLevel(logging.CRITICAL)
         await asyncio.gather(*(c.disconnect() for c in self.clients), return_exceptions=True)
 
 
@@ -349,13 +352,38 @@ def notice_bench(env: dict, folder: Path, mode: str, outcomes: int, seconds: flo
 # --- data ---------------------------------------------------------------------------------
 
 
-@contextmanager
-def database(kind: str, pg: Postgres | None, name: str):
-    folder = Path(tempfile.mkdtemp(prefix="yiting-bench-"))
-    env = {"YITING_DATA": str(folder), "SECRET_KEY": "bench", "FLASK_APP": "app"}
-    if kind == "postgres":
-        env["DATABASE_URL"] = pg.create_database(name)
-    yield env, folder
+class Databases:
+    """A database for each mode's run, all alike: the demo and the load users are written
+    once per kind (SQLite, PostgreSQL) and copied for each run."""
+
+    def __init__(self, pg: Postgres | None, users: int):
+        self.pg = pg
+        self.users = users
+        self.templates: dict[str, tuple[dict, Path, list[str]]] = {}
+
+    def _env(self, folder: Path) -> dict:
+        return {"YITING_DATA": str(folder), "SECRET_KEY": "bench", "FLASK_APP": "app"}
+
+    def _template(self, kind: str) -> tuple[dict, Path, list[str]]:
+        if kind not in self.templates:
+            folder = Path(tempfile.mkdtemp(prefix="yiting-bench-template-"))
+            env = self._env(folder)
+            if kind == "postgres":
+                env["DATABASE_URL"] = self.pg.create_database("bench_template")
+            self.templates[kind] = (env, folder, prepare(env, self.users))
+        return self.templates[kind]
+
+    def fresh(self, kind: str, name: str) -> tuple[dict, Path, list[str]]:
+        """A copy of the kind's template: its environment, data folder and users' tokens."""
+        _, source, tokens = self._template(kind)
+        folder = Path(tempfile.mkdtemp(prefix="yiting-bench-"))
+        env = self._env(folder)
+        if kind == "postgres":
+            env["DATABASE_URL"] = self.pg.create_database(name, template="bench_template")
+        else:
+            for file in source.glob("yiting.db*"):  # the database and its write-ahead log
+                shutil.copy(file, folder / file.name)
+        return env, folder, tokens
 
 
 def login(url: str, username: str) -> str:
@@ -390,43 +418,43 @@ def run(args) -> dict:
     if "postgres" in args.databases:
         pg = Postgres()
         pg.start()
+    databases = Databases(pg, max(args.sizes + [args.voters]))
     try:
         for mode in args.modes:
             log = Path(tempfile.mkdtemp(prefix="yiting-bench-log-"))
             with Server("bench/bare_server.py", mode, {}, log / f"bare-{mode}.log") as bare:
                 bare_rows = asyncio.run(grow_and_measure(bare.url, None, args))
             for kind in args.databases:
-                with database(kind, pg, f"bench_{mode}") as (env, folder):
-                    tokens = prepare(env, max(args.sizes + [args.voters]))
-                    env = {**env, "ROOM_RATE_LIMIT_COUNT": "100000"}
-                    with Server("app.py", mode, env, folder / f"yiting-{mode}.log") as app:
-                        chair, seconder = login(app.url, "chair"), login(app.url, "alice")
-                        try:
-                            rows, burst = asyncio.run(
-                                grow_and_measure(app.url, tokens, args, chair, seconder)
-                            )
-                        except Exception as error:  # noqa: BLE001 — say it, go on
-                            failure = {"mode": mode, "database": kind, "error": repr(error)}
-                            results["failures"].append(failure)
-                            print(f"{mode:<9} {kind:<8} FAILED: {error!r}", flush=True)
-                            rows, burst = {}, None
-                        for size, row in rows.items():
-                            bare_row = bare_rows[size]
-                            results["fan_out"].append({
-                                "mode": mode, "database": kind, "yiting": row, "bare": bare_row,
-                                "ratio_deliveries": round(
-                                    row["deliveries_per_s"] / bare_row["deliveries_per_s"], 2
-                                ),
-                                "ratio_p99": round(row["p99_ms"] / bare_row["p99_ms"], 2),
-                            })  # fmt: skip
-                            print_row(results["fan_out"][-1])
-                        if burst is not None:
-                            results["vote_burst"].append({"mode": mode, "database": kind, **burst})
-                            print_burst(results["vote_burst"][-1])
-                    if args.outcomes and mode == args.modes[0]:
-                        for row in notice_bench(env, folder, mode, args.outcomes, args.seconds):
-                            results["notice"].append({"mode": mode, "database": kind, **row})
-                            print_notice(results["notice"][-1])
+                env, folder, tokens = databases.fresh(kind, f"bench_{mode}")
+                env = {**env, "ROOM_RATE_LIMIT_COUNT": "100000"}
+                with Server("app.py", mode, env, folder / f"yiting-{mode}.log") as app:
+                    chair, seconder = login(app.url, "chair"), login(app.url, "alice")
+                    try:
+                        rows, burst = asyncio.run(
+                            grow_and_measure(app.url, tokens, args, chair, seconder)
+                        )
+                    except Exception as error:  # noqa: BLE001 — say it, go on
+                        failure = {"mode": mode, "database": kind, "error": repr(error)}
+                        results["failures"].append(failure)
+                        print(f"{mode:<9} {kind:<8} FAILED: {error!r}", flush=True)
+                        rows, burst = {}, None
+                    for size, row in rows.items():
+                        bare_row = bare_rows[size]
+                        results["fan_out"].append({
+                            "mode": mode, "database": kind, "yiting": row, "bare": bare_row,
+                            "ratio_deliveries": round(
+                                row["deliveries_per_s"] / bare_row["deliveries_per_s"], 2
+                            ),
+                            "ratio_p99": round(row["p99_ms"] / bare_row["p99_ms"], 2),
+                        })  # fmt: skip
+                        print_row(results["fan_out"][-1])
+                    if burst is not None:
+                        results["vote_burst"].append({"mode": mode, "database": kind, **burst})
+                        print_burst(results["vote_burst"][-1])
+                if args.outcomes and mode == args.modes[0]:
+                    for row in notice_bench(env, folder, mode, args.outcomes, args.seconds):
+                        results["notice"].append({"mode": mode, "database": kind, **row})
+                        print_notice(results["notice"][-1])
     finally:
         if pg:
             pg.stop()

@@ -39,7 +39,18 @@ def from_environment() -> dict:
         if database_url.startswith(prefix):  # psycopg 3 is the driver we install
             database_url = "postgresql+psycopg://" + database_url[len(prefix) :]
     origins = os.environ.get("SOCKETIO_CORS_ORIGINS")
+    engine = dict(DEFAULTS["SQLALCHEMY_ENGINE_OPTIONS"])
+    # Database connections per process: SQLAlchemy's pool keeps DATABASE_POOL_SIZE (5) and
+    # opens up to DATABASE_MAX_OVERFLOW (10) more under load. In threading mode every client
+    # connection is a thread; see docs/deploy.md.
+    for option, name in (
+        ("pool_size", "DATABASE_POOL_SIZE"),
+        ("max_overflow", "DATABASE_MAX_OVERFLOW"),
+    ):
+        if os.environ.get(name):
+            engine[option] = _int(name, 0)
     return {
+        "SQLALCHEMY_ENGINE_OPTIONS": engine,
         "SECRET_KEY": _secret_key(data_dir),
         "DATA_DIR": str(data_dir),
         "SQLALCHEMY_DATABASE_URI": database_url,

@@ -55,6 +55,11 @@ class Invalid(DomainError):
     code = "invalid"
 
 
+class Busy(DomainError):
+    status = 503
+    code = "server_busy"
+
+
 class TooMany(DomainError):
     status = 429
     code = "rate_limited"

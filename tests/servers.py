@@ -85,10 +85,12 @@ class Postgres:
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
 
-    def create_database(self, name: str) -> str:
+    def create_database(self, name: str, template: str | None = None) -> str:
+        """A new database, empty or a copy of ``template`` (which nobody may be using)."""
+        copy = ["-T", template] if template else []
         self._run(
             str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,
-            name,
+            *copy, name,
         )  # fmt: skip
         return self.url(name)
 

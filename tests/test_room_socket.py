@@ -664,3 +664,35 @@ def test_joiners_share_the_room_lists_until_the_room_hears_a_change(app, room, p
     _, online, listed = join("erin")
     assert online == {"chair", "alice", "bob", "dave", "erin"}
     assert listed["carol"]["online"] is False
+
+
+def test_events_wait_their_turn_at_the_database_and_are_told_when_none_comes(
+    app, room, people, monkeypatch
+):
+    """As many events run at once as the pool has connections; one that gets no turn in
+    time is answered ``server_busy`` and writes nothing, and a connection is refused so."""
+    from consult.core import database
+
+    turns = app.extensions[database._TURNS]
+    monkeypatch.setattr(database, "TURN_WAIT_SECONDS", 0.05)
+    token = (
+        app.test_client()
+        .post("/api/v1/token", json={"username": "bob", "password": "yiting-demo"})
+        .get_json()["token"]
+    )
+    taken = 0
+    while turns.acquire(blocking=False):  # every turn busy elsewhere
+        taken += 1
+    assert taken == 10  # SQLAlchemy's pool (5 connections, 10 more under load) less 5 kept
+    before = message_count(room)
+    answer = send(people["alice"], room, "while the server is busy", "busy-1")
+    assert error_code(answer) == "server_busy"
+    assert message_count(room) == before
+    fresh()
+    assert not socketio.test_client(app, auth={"token": token}).is_connected()
+    for _ in range(taken):
+        turns.release()
+    assert send(people["alice"], room, "and now it is not", "busy-2")["ok"] is True
+    fresh()
+    assert socketio.test_client(app, auth={"token": token}).is_connected()
+    assert message_count(room) == before + 1

@@ -1,18 +1,27 @@
 """Engine settings (SQLite gets WAL, foreign keys and a busy timeout), the write lock, and
 lookups remembered within one unit of work."""
 
+import threading
+import weakref
 from collections.abc import Callable
+from contextlib import contextmanager
 
+from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from consult.core.payload import parse_id
-from consult.errors import NotFound
+from consult.errors import Busy, NotFound
 from consult.extensions import db
 
 
 def configure(app) -> None:
+    options = app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}
+    connections = options.get("pool_size", 5) + options.get("max_overflow", 10)
+    turns = max(1, connections - RESERVED_CONNECTIONS)
+    app.extensions[_TURNS] = threading.BoundedSemaphore(turns)
     engine: Engine = db.engine
     if engine.dialect.name != "sqlite":
         return
@@ -42,12 +51,37 @@ def all_models():
     return db.metadata
 
 
+#: On SQLite, one writer at a time per database in this process. Writers wait here, in turn,
+#: rather than in SQLite's busy handler, which sleeps and polls: with a thread per
+#: connection (threading mode) a burst of writers then spent most of its time asleep while
+#: the lock was free, and under eventlet or gevent (where these locks are green ones) the
+#: handler's sleep would stop the whole process. Other processes' writers still wait in the
+#: busy handler.
+_writers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_writers_lock = threading.Lock()
+_HOLDS = "holds_sqlite_writer"
+
+
+def sqlite_writer(engine) -> threading.Lock:
+    """The write lock of ``engine``'s database in this process."""
+    with _writers_lock:
+        lock = _writers.get(engine)
+        if lock is None:
+            lock = _writers[engine] = threading.Lock()
+        return lock
+
+
+#: As long as SQLite's busy timeout: after that, BEGIN IMMEDIATE decides (and fails clearly).
+WRITER_WAIT_SECONDS = 10
+
+
 def lock_for_write(session=None) -> None:
     """Take the database's write lock now, so that checks made next hold until commit.
 
     On SQLite this starts the transaction with ``BEGIN IMMEDIATE`` (writers queue behind the
-    busy timeout instead of failing when their snapshot is stale). On PostgreSQL lock the
-    rows you check with ``SELECT … FOR UPDATE`` instead (``.with_for_update()``).
+    busy timeout instead of failing when their snapshot is stale), after this process's
+    other writers are done. On PostgreSQL lock the rows you check with ``SELECT … FOR
+    UPDATE`` instead (``.with_for_update()``).
     """
     session = session or db.session
     connection = session.connection()
@@ -55,7 +89,63 @@ def lock_for_write(session=None) -> None:
         return
     raw = connection.connection.driver_connection
     if not raw.in_transaction:
+        writer = sqlite_writer(connection.engine)
+        if _HOLDS not in session.info and writer.acquire(timeout=WRITER_WAIT_SECONDS):
+            session.info[_HOLDS] = writer
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _release_writer(session, transaction) -> None:
+    """The session's transaction ended (commit, rollback or close): the next writer's turn."""
+    if transaction.parent is None:
+        writer = session.info.pop(_HOLDS, None)
+        if writer is not None:
+            writer.release()
+
+
+_TURNS = "yiting.database_turns"
+#: Connections of the pool kept for pages, the API and background work (not Socket.IO).
+RESERVED_CONNECTIONS = 5
+#: How long a Socket.IO event waits for its turn before it is answered ``server_busy``.
+TURN_WAIT_SECONDS = 60
+
+
+@contextmanager
+def database_turn():
+    """A turn at the database for one Socket.IO event (or connection).
+
+    At most as many events run at once as the connection pool holds connections (5 + 10
+    unless DATABASE_POOL_SIZE / DATABASE_MAX_OVERFLOW say otherwise), less five kept for
+    pages, the API and background work; the others wait here, in turn. Without it a burst
+    (a thousand voters casting within a second) had every event take a connection from the
+    pool at once, and those the pool could not serve within 30 s failed. Under eventlet and
+    gevent this is a green semaphore."""
+    turns = current_app.extensions.get(_TURNS)
+    if turns is None:
+        yield
+        return
+    if not turns.acquire(timeout=TURN_WAIT_SECONDS):
+        raise Busy("server_busy", _("The server is busy. Please try again in a moment."))
+    try:
+        yield
+    finally:
+        turns.release()
+
+
+def commit_keeping_loaded() -> None:
+    """Commit without expiring what the session has loaded.
+
+    For a unit of work that goes on to read the rows it read a moment ago (a join's answer:
+    the consultation, its community, the person, the room's state): after a plain commit
+    each would be read again, a query apiece. They are as fresh as they were before the
+    commit, which is what the caller wants."""
+    session = db.session()
+    expiring, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expiring
 
 
 def get_or_404(model, value, code: str, message: str):

@@ -27,7 +27,7 @@ from consult import audit
 from consult.consultations import service as consultations
 from consult.consultations.models import Consultation, Participant
 from consult.core import notify
-from consult.core.database import get_or_404, lock_for_write
+from consult.core.database import commit_keeping_loaded, get_or_404, lock_for_write
 from consult.core.payload import check_text, clean_text, parse_id
 from consult.core.time import isoformat, utcnow
 from consult.errors import Conflict, Forbidden, Invalid, NotFound
@@ -772,7 +772,7 @@ def cast_ballot(actor, vote: Vote, choice, reason=None) -> dict:
             audit.record(actor, "ballot.cast", vote, secret=True)
         else:
             audit.record(actor, "ballot.cast", vote, choice=choice, change=answer["status"])
-    db.session.commit()
+    commit_keeping_loaded()  # the vote, as locked and written, is what is announced next
     if vote.results == "live" and answer["status"] != "unchanged":
         counts = _live_counts(vote)
         notify.announce(

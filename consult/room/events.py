@@ -14,6 +14,7 @@ from flask_socketio import join_room, leave_room
 
 from consult.consultations.service import get_consultation
 from consult.core import notify
+from consult.core.database import database_turn
 from consult.core.payload import parse
 from consult.core.sockets import socket_event
 from consult.extensions import db, socketio
@@ -160,7 +161,8 @@ def minority_record(data):
 def room_disconnect(reason=None):
     """The connection ended: its visits end, and the rooms hear who is still there."""
     try:
-        service.leave_all(request.sid)
+        with database_turn():
+            service.leave_all(request.sid)
     except Exception:  # noqa: BLE001 — nobody is left to answer
         log.exception("room: could not close the visits of %s", request.sid)
         db.session.rollback()

@@ -20,12 +20,14 @@ import secrets
 import threading
 import time
 from datetime import timedelta
-from functools import wraps
+from functools import lru_cache, wraps
 
 import sqlalchemy as sa
 from flask import current_app, has_app_context
+from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import aliased
 
 from consult import audit
 from consult.accounts.models import User
@@ -34,7 +36,7 @@ from consult.communities.service import is_member, membership
 from consult.consultations import service as consultations
 from consult.consultations.models import PARTICIPANT_ROLES, STATUSES, Consultation, Participant
 from consult.core import notify
-from consult.core.database import lock_for_write
+from consult.core.database import commit_keeping_loaded, lock_for_write
 from consult.core.markdown import render_light
 from consult.core.payload import check_text
 from consult.core.time import isoformat, utcnow
@@ -104,22 +106,34 @@ class _MissingParams(dict):
         return "…"
 
 
+@lru_cache(maxsize=16)
+def _texts_in(locale: str) -> tuple[dict, dict, dict]:
+    """The system lines' templates, statuses and results translated into ``locale``, once:
+    a room's history is two hundred lines, each asking for its template."""
+    with force_locale(locale):
+        return tuple(
+            {key: str(text) for key, text in texts.items()}
+            for texts in (SYSTEM_TEXTS, STATUSES, RESULT_TEXTS)
+        )
+
+
 def system_text(key: str, params: dict | None) -> str:
     """The text of a system line in the current language."""
-    template = SYSTEM_TEXTS.get(key)
+    templates, statuses, results = _texts_in(str(get_locale() or "zh"))
+    template = templates.get(key)
     if template is None:
         return str(key)
     values = _MissingParams()
     for name, value in (params or {}).items():
         if name == "status":
-            value = STATUSES.get(value, value)
+            value = statuses.get(value, value)
         elif name == "result":
-            value = RESULT_TEXTS.get(value, value)
+            value = results.get(value, value)
         values[name] = str(value)
     try:
-        return str(template) % values
+        return template % values
     except (TypeError, ValueError):
-        return str(template)
+        return template
 
 
 def client_texts() -> dict:
@@ -278,7 +292,6 @@ def _ensure_state(consultation_id: int) -> None:
 def _lock_room(consultation_id: int) -> RoomState:
     """Take the write lock and the room's row; hold both until the commit."""
     lock_for_write()
-    _ensure_state(consultation_id)
     query = (
         sa.select(RoomState)
         .where(RoomState.consultation_id == consultation_id)
@@ -286,7 +299,11 @@ def _lock_room(consultation_id: int) -> RoomState:
     )
     if _dialect() != "sqlite":
         query = query.with_for_update()
-    return db.session.scalar(query)
+    state = db.session.scalar(query)
+    if state is None:  # the room's first write
+        _ensure_state(consultation_id)
+        state = db.session.scalar(query)
+    return state
 
 
 def room_state(consultation: Consultation) -> RoomState:
@@ -345,16 +362,23 @@ def _person(user: User | None, roles: dict[int, str] | None = None) -> dict | No
 def message_dict(message: Message, privileged: bool = False, roles: dict | None = None) -> dict:
     """A message as clients see it. ``id`` is the room's sequence number; a hidden message
     keeps its place but its text is given only to the chair and the secretary."""
-    show_text = not message.hidden or privileged
     if roles is None and message.author_id is not None:
         roles = _roles_by_user(message.consultation_id, message.author_id)
+    return _message_data(
+        message, _person(message.author, roles), _person(message.hidden_by), privileged
+    )
+
+
+def _message_data(message, author: dict | None, hidden_by: dict | None, privileged: bool):
+    """``message`` is a :class:`Message` or a row of :func:`_message_rows` (same names)."""
+    show_text = not message.hidden or privileged
     data = {
         "id": message.seq,
         "seq": message.seq,
         "uid": message.id,
         "consultation_id": message.consultation_id,
         "kind": message.kind,
-        "author": _person(message.author, roles),
+        "author": author,
         "body": message.body if show_text else None,
         "html": str(render_light(message.body)) if show_text and message.body else "",
         "client_id": message.client_id,
@@ -368,7 +392,7 @@ def message_dict(message: Message, privileged: bool = False, roles: dict | None 
         data["html"] = ""
     if message.hidden:
         data["hidden_reason"] = message.hidden_reason
-        data["hidden_by"] = _person(message.hidden_by)
+        data["hidden_by"] = hidden_by
         data["hidden_at"] = isoformat(message.hidden_at)
     return data
 
@@ -389,14 +413,15 @@ def floor_dict(state: RoomState) -> dict:
     }
 
 
-def _open_visits(consultation_id: int):
-    """Each person in the room now, with the time of their earliest open visit."""
-    return (
-        sa.select(RoomVisit.user_id, sa.func.min(RoomVisit.joined_at).label("since"))
-        .where(RoomVisit.consultation_id == consultation_id, RoomVisit.left_at.is_(None))
-        .group_by(RoomVisit.user_id)
-        .subquery()
+def _open_visits(consultation_id: int, user_ids=None):
+    """Each person in the room now (or each of ``user_ids`` who is), with the time of their
+    earliest open visit."""
+    query = sa.select(RoomVisit.user_id, sa.func.min(RoomVisit.joined_at).label("since")).where(
+        RoomVisit.consultation_id == consultation_id, RoomVisit.left_at.is_(None)
     )
+    if user_ids is not None:
+        query = query.where(RoomVisit.user_id.in_(set(user_ids)))
+    return query.group_by(RoomVisit.user_id).subquery()
 
 
 def participants(consultation: Consultation) -> list[dict]:
@@ -429,7 +454,7 @@ def participants(consultation: Consultation) -> list[dict]:
 
 def _online(consultation_id: int, user_ids=None) -> list[dict]:
     """Who is in the room now (or which of ``user_ids`` is), in the order they came."""
-    here = _open_visits(consultation_id)
+    here = _open_visits(consultation_id, user_ids)
     query = (
         sa.select(User.username, User.display_name, Participant.role, here.c.since)
         .join(here, here.c.user_id == User.id)
@@ -439,8 +464,6 @@ def _online(consultation_id: int, user_ids=None) -> list[dict]:
         )
         .order_by(here.c.since, User.id)
     )
-    if user_ids is not None:
-        query = query.where(User.id.in_(set(user_ids)))
     return [
         {"username": username, "display_name": name, "role": role, "since": isoformat(since)}
         for username, name, role, since in db.session.execute(query)
@@ -570,7 +593,13 @@ def _room_lists(consultation: Consultation) -> dict:
             hit = _lists.get(consultation.id)
         if hit is not None and hit[0] > now:
             return hit[1]
-    lists = {"participants": participants(consultation), "online": _online(consultation.id)}
+    people, online = participants(consultation), _online(consultation.id)
+    lists = {
+        "participants": people,
+        "online": online,
+        "here": {person["username"] for person in online},
+        "place": {person["username"]: n for n, person in enumerate(people)},
+    }
     if ttl:
         with _lists_lock:
             for stale in [cid for cid, (until, _) in _lists.items() if until <= now]:
@@ -589,15 +618,15 @@ def snapshot(user, consultation: Consultation) -> dict:
     """The room as ``user`` sees it now (without messages)."""
     lists = _room_lists(consultation)
     people, online = lists["participants"], lists["online"]
-    if user.username not in {person["username"] for person in online}:
+    if user.username not in lists["here"]:
         # The viewer's own visit may be newer than the lists: they are here.
         mine = _online(consultation.id, {user.id})
         if mine:
             online = [*online, *mine]
-            people = [
-                {**person, "online": True} if person["username"] == user.username else person
-                for person in people
-            ]
+            place = lists["place"].get(user.username)
+            if place is not None:
+                people = list(people)
+                people[place] = {**people[place], "online": True}
     state = room_state(consultation)
     return {
         "consultation": consultation_dict(consultation),
@@ -702,7 +731,7 @@ def join_room(actor, consultation: Consultation, sid: str | None = None, last_se
                 )
             )
             changed.append(actor.id)
-        db.session.commit()
+        commit_keeping_loaded()
     if changed:  # someone came in, or stale visits went out
         _room_news(consultation.id, changed, newcomer=actor if first_visit else None)
     data = snapshot(actor, consultation)
@@ -762,6 +791,15 @@ def _close_visits(condition) -> dict[int, list[int]]:
 
 
 # --- the discussion ------------------------------------------------------------------------
+
+
+def _checked_body(body) -> str | Invalid:
+    """The cleaned message, or the error to answer if nothing else is wrong first (a resend
+    of a stored message is answered with it whatever it says)."""
+    try:
+        return _clean_body(body)
+    except Invalid as error:
+        return error
 
 
 def _clean_body(body) -> str:
@@ -832,23 +870,22 @@ def post_message(actor, consultation: Consultation, body, client_id=None, announ
     (its ``duplicate`` attribute is then true) and stores nothing."""
     _require_speaker(actor, consultation, join=True)
     client_id = _clean_client_id(client_id)
+    body_or_error = _checked_body(body)
+    if announcement:
+        _require_moderator(actor, consultation)
+    role = _role(actor, consultation)  # remembered: for the announcement, no query
+
+    # The checks that matter are made under the room's lock, once: a resend is answered
+    # with the stored message (even after the room closed), then the room must be open.
+    state = _lock_room(consultation.id)
     stored = _stored(consultation.id, actor.id, client_id)
     if stored is not None:
         stored.duplicate = True
         return stored
-    if announcement:
-        _require_moderator(actor, consultation)
     _require_live(consultation)
-    body = _clean_body(body)
-
-    state = _lock_room(consultation.id)
-    stored = _stored(consultation.id, actor.id, client_id)  # a concurrent resend won the lock
-    if stored is not None:
-        db.session.rollback()
-        stored = _stored(consultation.id, actor.id, client_id)
-        stored.duplicate = True
-        return stored
-    _require_live(consultation)
+    if isinstance(body_or_error, Invalid):
+        raise body_or_error
+    body = body_or_error
     if _is_muted(consultation.id, actor.id):
         raise Forbidden("muted", _("The chair has muted you in this room."))
     if state.floor_mode == "moderated" and not is_moderator(actor, consultation):
@@ -873,10 +910,9 @@ def post_message(actor, consultation: Consultation, body, client_id=None, announ
     )
     db.session.add(message)
     db.session.flush()
-    # What everyone is told, made before the commit: after it every row in the session
-    # would be read again (a new message is not hidden, so everyone sees the same).
-    message.announced = message_dict(message, roles=_roles_by_user(consultation.id, actor.id))
-    db.session.commit()
+    # What everyone is told (a new message is not hidden, so everyone sees the same).
+    message.announced = message_dict(message, roles={actor.id: role})
+    commit_keeping_loaded()
     message.duplicate = False
     notify.announce("message:new", message.announced, room=notify.room_name(consultation.id))
     return message
@@ -1292,11 +1328,62 @@ def _privileged(viewer, consultation: Consultation) -> bool:
     )
 
 
+_author = aliased(User, name="author")
+_hider = aliased(User, name="hider")
+
+
+def _message_rows(consultation: Consultation, condition, order, limit: int | None = None):
+    """Messages of the room with their authors' names and roles and who hid them, in one
+    query of plain rows (a join reads two hundred; loading them as objects cost more than
+    the rest of the join together)."""
+    query = (
+        sa.select(
+            Message.id, Message.seq, Message.consultation_id, Message.kind, Message.body,
+            Message.meta, Message.client_id, Message.created_at, Message.hidden,
+            Message.hidden_reason, Message.hidden_at, Message.author_id,
+            _author.username.label("author_username"),
+            _author.display_name.label("author_name"),
+            Participant.role.label("author_role"),
+            _hider.username.label("hider_username"),
+            _hider.display_name.label("hider_name"),
+        )
+        .outerjoin(_author, _author.id == Message.author_id)
+        .outerjoin(
+            Participant,
+            sa.and_(
+                Participant.consultation_id == Message.consultation_id,
+                Participant.user_id == Message.author_id,
+            ),
+        )
+        .outerjoin(_hider, _hider.id == Message.hidden_by_id)
+        .where(Message.consultation_id == consultation.id, condition)
+        .order_by(order)
+    )  # fmt: skip
+    if limit is not None:
+        query = query.limit(max(1, limit))
+    return db.session.execute(query).all()
+
+
 def _dicts(consultation: Consultation, rows, viewer, privileged: bool | None = None) -> list[dict]:
     if privileged is None:
         privileged = _privileged(viewer, consultation)
-    roles = _roles_by_user(consultation.id, {m.author_id for m in rows if m.author_id})
-    return [message_dict(m, privileged, roles) for m in rows]
+    return [
+        _message_data(
+            row,
+            {
+                "username": row.author_username,
+                "display_name": row.author_name,
+                "role": row.author_role,
+            }
+            if row.author_id is not None
+            else None,
+            {"username": row.hider_username, "display_name": row.hider_name}
+            if row.hider_username is not None
+            else None,
+            privileged,
+        )  # fmt: skip
+        for row in rows
+    ]
 
 
 def messages_after(
@@ -1305,12 +1392,7 @@ def messages_after(
     """The messages with ``seq > after_seq``, oldest first, at most ``limit``. ``privileged``
     (whether the viewer reads hidden messages) is looked up when not given."""
     after = after_seq if isinstance(after_seq, int) and not isinstance(after_seq, bool) else 0
-    rows = db.session.scalars(
-        sa.select(Message)
-        .where(Message.consultation_id == consultation.id, Message.seq > max(after, 0))
-        .order_by(Message.seq)
-        .limit(max(1, limit))
-    ).all()
+    rows = _message_rows(consultation, Message.seq > max(after, 0), Message.seq, limit)
     return _dicts(consultation, rows, viewer, privileged)
 
 
@@ -1318,22 +1400,14 @@ def recent_messages(
     consultation: Consultation, viewer, limit: int = HISTORY_LIMIT, privileged=None
 ):
     """The last ``limit`` messages, oldest first."""
-    rows = db.session.scalars(
-        sa.select(Message)
-        .where(Message.consultation_id == consultation.id)
-        .order_by(Message.seq.desc())
-        .limit(max(1, limit))
-    ).all()
+    rows = _message_rows(consultation, sa.true(), Message.seq.desc(), limit)
     return _dicts(consultation, list(reversed(rows)), viewer, privileged)
 
 
 def transcript(consultation: Consultation, viewer=None) -> list[dict]:
     """The whole discussion, for the minutes: hidden messages are marked, and their text is
     there only when ``viewer`` is the chair or the secretary."""
-    rows = db.session.scalars(
-        sa.select(Message).where(Message.consultation_id == consultation.id).order_by(Message.seq)
-    ).all()
-    return _dicts(consultation, rows, viewer)
+    return _dicts(consultation, _message_rows(consultation, sa.true(), Message.seq), viewer)
 
 
 def attendance(consultation: Consultation) -> list[dict]:
