@@ -12,6 +12,10 @@ if ASYNC_MODE == "eventlet":
     import eventlet
 
     eventlet.monkey_patch()
+    # psycopg waits for PostgreSQL in C unless it sees gevent's patching: under eventlet that
+    # stops every green thread for each query, and one waiting for a row lock held by
+    # another green thread stops the process for good. Its select()-based wait is green.
+    os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
 elif ASYNC_MODE == "gevent":
     from gevent import monkey
 

@@ -880,6 +880,7 @@ def post_message(actor, consultation: Consultation, body, client_id=None, announ
     state = _lock_room(consultation.id)
     stored = _stored(consultation.id, actor.id, client_id)
     if stored is not None:
+        commit_keeping_loaded()  # nothing written: the lock is let go at once
         stored.duplicate = True
         return stored
     _require_live(consultation)
