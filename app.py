@@ -13,8 +13,8 @@ if ASYNC_MODE == "eventlet":
 
     eventlet.monkey_patch()
     # psycopg waits for PostgreSQL in C unless it sees gevent's patching: under eventlet that
-    # stops every green thread for each query, and one waiting for a row lock held by
-    # another green thread stops the process for good. Its select()-based wait is green.
+    # stops every green thread for each query, and a vote burst on PostgreSQL stalled the
+    # process behind ballots waiting for the vote's row lock. Its select() wait is green.
     os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
 elif ASYNC_MODE == "gevent":
     from gevent import monkey
