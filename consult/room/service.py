@@ -793,15 +793,6 @@ def _close_visits(condition) -> dict[int, list[int]]:
 # --- the discussion ------------------------------------------------------------------------
 
 
-def _checked_body(body) -> str | Invalid:
-    """The cleaned message, or the error to answer if nothing else is wrong first (a resend
-    of a stored message is answered with it whatever it says)."""
-    try:
-        return _clean_body(body)
-    except Invalid as error:
-        return error
-
-
 def _clean_body(body) -> str:
     if not isinstance(body, str):
         raise Invalid("invalid_type", _("The message must be text."))
@@ -870,13 +861,13 @@ def post_message(actor, consultation: Consultation, body, client_id=None, announ
     (its ``duplicate`` attribute is then true) and stores nothing."""
     _require_speaker(actor, consultation, join=True)
     client_id = _clean_client_id(client_id)
-    body_or_error = _checked_body(body)
     if announcement:
         _require_moderator(actor, consultation)
     role = _role(actor, consultation)  # remembered: for the announcement, no query
 
     # The checks that matter are made under the room's lock, once: a resend is answered
-    # with the stored message (even after the room closed), then the room must be open.
+    # with the stored message (even after the room closed), then the room must be open and
+    # the message valid.
     state = _lock_room(consultation.id)
     stored = _stored(consultation.id, actor.id, client_id)
     if stored is not None:
@@ -884,9 +875,7 @@ def post_message(actor, consultation: Consultation, body, client_id=None, announ
         stored.duplicate = True
         return stored
     _require_live(consultation)
-    if isinstance(body_or_error, Invalid):
-        raise body_or_error
-    body = body_or_error
+    body = _clean_body(body)
     if _is_muted(consultation.id, actor.id):
         raise Forbidden("muted", _("The chair has muted you in this room."))
     if state.floor_mode == "moderated" and not is_moderator(actor, consultation):
