@@ -207,10 +207,13 @@ def require_join(user, consultation: Consultation) -> Participant | None:
     return consultations.participant(user, consultation)
 
 
-def _require_live(consultation: Consultation) -> None:
-    status = db.session.scalar(
-        sa.select(Consultation.status).where(Consultation.id == consultation.id)
-    )
+def _require_live(consultation: Consultation, status: str | None = None) -> None:
+    """The consultation is live, as stored now (or as ``status``, read in the caller's
+    statement)."""
+    if status is None:
+        status = db.session.scalar(
+            sa.select(Consultation.status).where(Consultation.id == consultation.id)
+        )
     if status != "live":
         raise Conflict("room_closed", _("The room is not open: it is read-only now."))
 
@@ -289,21 +292,27 @@ def _ensure_state(consultation_id: int) -> None:
     db.session.execute(insert(RoomState).values(**values).on_conflict_do_nothing())
 
 
-def _lock_room(consultation_id: int) -> RoomState:
-    """Take the write lock and the room's row; hold both until the commit."""
+#: The room's row, locked until the commit (``FOR UPDATE`` where the database has it).
+_ROOM_ROW = (
+    sa.select(RoomState)
+    .where(RoomState.consultation_id == sa.bindparam("room"))
+    .with_for_update(of=RoomState)
+    .execution_options(populate_existing=True)
+)
+
+
+def _lock_room(consultation_id: int, reading=None, **params) -> RoomState | sa.Row:
+    """Take the write lock and the room's row; hold both until the commit. ``reading`` is a
+    statement like ``_ROOM_ROW`` that reads more beside the row, with ``params``: its row is
+    returned, ``(state, *values)``."""
     lock_for_write()
-    query = (
-        sa.select(RoomState)
-        .where(RoomState.consultation_id == consultation_id)
-        .execution_options(populate_existing=True)
-    )
-    if _dialect() != "sqlite":
-        query = query.with_for_update()
-    state = db.session.scalar(query)
-    if state is None:  # the room's first write
+    query = _ROOM_ROW if reading is None else reading
+    params["room"] = consultation_id
+    row = db.session.execute(query, params).first()
+    if row is None:  # the room's first write
         _ensure_state(consultation_id)
-        state = db.session.scalar(query)
-    return state
+        row = db.session.execute(query, params).first()
+    return row[0] if reading is None else row
 
 
 def room_state(consultation: Consultation) -> RoomState:
@@ -820,29 +829,44 @@ def _clean_client_id(client_id) -> str | None:
     return client_id
 
 
-def _stored(consultation_id: int, author_id: int, client_id: str | None) -> Message | None:
-    if client_id is None:
-        return None
-    return db.session.scalar(
-        sa.select(Message)
+#: What a message is checked against under the room's lock, read with the room's row in one
+#: statement (built once: building it costs more than running it): the message the author
+#: already sent with this ``client_id``, the consultation's status, the author's mute, and
+#: how many messages they posted since ``since``.
+_MESSAGE_CHECKS = (
+    sa.select(
+        RoomState,
+        sa.select(Message.id)
         .where(
-            Message.consultation_id == consultation_id,
-            Message.author_id == author_id,
-            Message.client_id == client_id,
+            Message.consultation_id == sa.bindparam("room"),
+            Message.author_id == sa.bindparam("author"),
+            Message.client_id == sa.bindparam("client_id"),
         )
-        .execution_options(populate_existing=True)
-    )
-
-
-def _check_rate(actor) -> None:
-    count_limit = _config("ROOM_RATE_LIMIT_COUNT")
-    seconds = _config("ROOM_RATE_LIMIT_SECONDS")
-    since = utcnow() - timedelta(seconds=seconds)
-    recent = db.session.scalar(
+        .scalar_subquery(),
+        sa.select(Consultation.status)
+        .where(Consultation.id == sa.bindparam("room"))
+        .scalar_subquery(),
+        sa.exists().where(
+            RoomMute.consultation_id == sa.bindparam("room"),
+            RoomMute.user_id == sa.bindparam("author"),
+        ),
         sa.select(sa.func.count())
         .select_from(Message)
-        .where(Message.author_id == actor.id, Message.created_at > since)
+        .where(
+            Message.author_id == sa.bindparam("author"),
+            Message.created_at > sa.bindparam("since"),
+        )
+        .scalar_subquery(),
     )
+    .where(RoomState.consultation_id == sa.bindparam("room"))
+    .with_for_update(of=RoomState)
+    .execution_options(populate_existing=True)
+)
+
+
+def _check_rate(recent: int) -> None:
+    count_limit = _config("ROOM_RATE_LIMIT_COUNT")
+    seconds = _config("ROOM_RATE_LIMIT_SECONDS")
     if recent >= count_limit:
         raise TooMany(
             "rate_limited",
@@ -868,15 +892,19 @@ def post_message(actor, consultation: Consultation, body, client_id=None, announ
     # The checks that matter are made under the room's lock, once: a resend is answered
     # with the stored message (even after the room closed), then the room must be open and
     # the message valid.
-    state = _lock_room(consultation.id)
-    stored = _stored(consultation.id, actor.id, client_id)
-    if stored is not None:
+    # One statement reads the room's row with all that is checked under its lock.
+    since = utcnow() - timedelta(seconds=_config("ROOM_RATE_LIMIT_SECONDS"))
+    state, stored_id, status, muted, recent = _lock_room(
+        consultation.id, _MESSAGE_CHECKS, author=actor.id, client_id=client_id, since=since
+    )
+    if stored_id is not None:
+        stored = db.session.get(Message, stored_id, populate_existing=True)
         commit_keeping_loaded()  # nothing written: the lock is let go at once
         stored.duplicate = True
         return stored
-    _require_live(consultation)
+    _require_live(consultation, status)
     body = _clean_body(body)
-    if _is_muted(consultation.id, actor.id):
+    if muted:
         raise Forbidden("muted", _("The chair has muted you in this room."))
     if state.floor_mode == "moderated" and not is_moderator(actor, consultation):
         if state.floor_holder_id == actor.id and not _holds_floor(state, actor.id):
@@ -889,7 +917,7 @@ def post_message(actor, consultation: Consultation, body, client_id=None, announ
                     "to give you the floor."
                 ),
             )
-    _check_rate(actor)
+    _check_rate(recent)
     message = Message(
         consultation_id=consultation.id,
         seq=_next_seq(state),
