@@ -46,13 +46,20 @@ def get_consultation(consultation_id) -> Consultation:
     return consultation
 
 
+_PARTICIPANT = sa.select(Participant).where(
+    Participant.consultation_id == sa.bindparam("consultation"),
+    Participant.user_id == sa.bindparam("user"),
+)
+
+
 def participant(user, consultation: Consultation) -> Participant | None:
     if not getattr(user, "is_authenticated", False):
         return None
-    query = sa.select(Participant).where(
-        Participant.consultation_id == consultation.id, Participant.user_id == user.id
+    params = {"consultation": consultation.id, "user": user.id}
+    return remembered(
+        ("participant", consultation.id, user.id),
+        lambda: db.session.scalar(_PARTICIPANT, params),
     )
-    return remembered(("participant", consultation.id, user.id), lambda: db.session.scalar(query))
 
 
 def role_of(user, consultation: Consultation) -> str | None:

@@ -7,6 +7,8 @@ refused as a wrong type instead of being turned into a string.
 
 from __future__ import annotations
 
+from functools import cache
+
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 from wtforms import Form
@@ -108,23 +110,31 @@ def _depth(value, level: int = 0) -> int:
     return level
 
 
-def _scalar(name: str, field, value) -> str:
-    wrong = Invalid(
-        "invalid_type",
-        _("Field “%(name)s” has the wrong type.", name=name),
-        fields={name: [_("Wrong type.")]},
-    )
-    if isinstance(field, BooleanField):
+def _scalar(name: str, kind: type, value) -> str:
+    def wrong():
+        return Invalid(
+            "invalid_type",
+            _("Field “%(name)s” has the wrong type.", name=name),
+            fields={name: [_("Wrong type.")]},
+        )
+
+    if issubclass(kind, BooleanField):
         if not isinstance(value, bool):
-            raise wrong
+            raise wrong()
         return "y" if value else ""
-    if isinstance(field, IntegerField):
+    if issubclass(kind, IntegerField):
         if isinstance(value, bool) or not isinstance(value, int | str):
-            raise wrong
+            raise wrong()
         return str(value)
     if not isinstance(value, str):
-        raise wrong
+        raise wrong()
     return check_text(value)
+
+
+@cache
+def _field_kinds(form_cls: type[Form]) -> dict[str, type]:
+    """The class of each of the form's fields, by name (a form is built once to learn them)."""
+    return {name: type(field) for name, field in form_cls()._fields.items()}
 
 
 def to_formdata(form_cls: type[Form], payload) -> MultiDict:
@@ -132,13 +142,13 @@ def to_formdata(form_cls: type[Form], payload) -> MultiDict:
         raise BadRequest("bad_payload", _("The request body must be a JSON object."))
     if _depth(payload) > MAX_DEPTH:
         raise BadRequest("bad_payload", _("The request body is nested too deeply."))
-    fields = {name: unbound for name, unbound in form_cls()._fields.items()}
+    kinds = _field_kinds(form_cls)
     data = MultiDict()
     for name, value in payload.items():
-        field = fields.get(name)
-        if field is None or value is None:
+        kind = kinds.get(name)
+        if kind is None or value is None:
             continue  # unknown fields are ignored; null means absent
-        if isinstance(field, FieldList | SelectMultipleField):
+        if issubclass(kind, FieldList | SelectMultipleField):
             if not isinstance(value, list):
                 raise Invalid(
                     "invalid_type",
@@ -146,7 +156,7 @@ def to_formdata(form_cls: type[Form], payload) -> MultiDict:
                     fields={name: [_("Must be a list.")]},
                 )
             for index, item in enumerate(value):
-                key = f"{name}-{index}" if isinstance(field, FieldList) else name
+                key = f"{name}-{index}" if issubclass(kind, FieldList) else name
                 if not isinstance(item, str):
                     raise Invalid(
                         "invalid_type",
@@ -154,12 +164,12 @@ def to_formdata(form_cls: type[Form], payload) -> MultiDict:
                         fields={name: [_("Must be a list of text.")]},
                     )
                 data.add(key, check_text(item))
-        elif isinstance(field, DateTimeLocalField):
+        elif issubclass(kind, DateTimeLocalField):
             if not isinstance(value, str):
                 raise Invalid("invalid_type", _("Field “%(name)s” must be a date.", name=name))
             data.add(name, value.replace("T", " ")[:16].replace(" ", "T"))
         else:
-            data.add(name, _scalar(name, field, value))
+            data.add(name, _scalar(name, kind, value))
     return data
 
 
