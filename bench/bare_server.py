@@ -1,6 +1,11 @@
 """The floor Yiting stands on: a bare python-socketio server with the same broadcast as a
 consultation room — no authentication, no database. Used only by the benchmark.
 
+It broadcasts a message of the same shape as Yiting's ``message:new`` (the same fields,
+an author, the text as HTML): the benchmark's clients share one process, and at 500 clients
+and more how fast they read is what limits both servers, so a smaller message would make the
+floor look faster for a reason that is not the server's.
+
     SOCKETIO_ASYNC_MODE=eventlet PORT=5100 python bench/bare_server.py
 """
 
@@ -16,7 +21,9 @@ elif MODE == "gevent":
 
     monkey.patch_all()
 
+import html  # noqa: E402
 import itertools  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
 
 from flask import Flask  # noqa: E402
 from flask_socketio import SocketIO, join_room  # noqa: E402
@@ -39,7 +46,20 @@ def on_join(data):
 
 @socketio.on("message:send")
 def on_send(data):
-    message = {"id": next(sequence), "body": data["body"], "client_id": data["client_id"]}
+    seq = next(sequence)
+    message = {
+        "id": seq,
+        "seq": seq,
+        "uid": seq,
+        "consultation_id": data["consultation_id"],
+        "kind": "message",
+        "author": {"username": "bench00000", "display_name": "Bench 0", "role": "voter"},
+        "body": data["body"],
+        "html": f"<p>{html.escape(data['body'])}</p>",
+        "client_id": data["client_id"],
+        "created_at": datetime.now(UTC).replace(tzinfo=None).isoformat() + "Z",
+        "hidden": False,
+    }
     socketio.emit("message:new", message, to=f"consultation:{data['consultation_id']}")
     return {"ok": True, "message": message}
 
