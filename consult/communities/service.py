@@ -29,13 +29,19 @@ def get_community(slug: str) -> Community:
     return community
 
 
+_MEMBERSHIP = sa.select(Membership).where(
+    Membership.community_id == sa.bindparam("community"),
+    Membership.user_id == sa.bindparam("user"),
+)
+
+
 def membership(user, community: Community) -> Membership | None:
     if user is None or not getattr(user, "is_authenticated", False):
         return None
-    query = sa.select(Membership).where(
-        Membership.community_id == community.id, Membership.user_id == user.id
+    params = {"community": community.id, "user": user.id}
+    return remembered(
+        ("membership", community.id, user.id), lambda: db.session.scalar(_MEMBERSHIP, params)
     )
-    return remembered(("membership", community.id, user.id), lambda: db.session.scalar(query))
 
 
 def community_role(user, community: Community) -> str | None:

@@ -355,7 +355,10 @@ def _roles_by_user(consultation_id: int, user_ids=None) -> dict[int, str]:
     if isinstance(user_ids, int):
         query = query.where(Participant.user_id == user_ids)
     elif user_ids is not None:
-        query = query.where(Participant.user_id.in_(set(user_ids)))
+        user_ids = set(user_ids)
+        if not user_ids:
+            return {}
+        query = query.where(Participant.user_id.in_(user_ids))
     return dict(db.session.execute(query).all())
 
 
@@ -623,8 +626,9 @@ def _forget_lists(event: str, payload, room) -> None:
             _lists.pop(payload.get("consultation_id"), None)
 
 
-def snapshot(user, consultation: Consultation) -> dict:
-    """The room as ``user`` sees it now (without messages)."""
+def snapshot(user, consultation: Consultation, me: dict | None = None) -> dict:
+    """The room as ``user`` sees it now (without messages); ``me`` is their
+    :func:`me_dict` if the caller has it."""
     lists = _room_lists(consultation)
     people, online = lists["participants"], lists["online"]
     if user.username not in lists["here"]:
@@ -639,7 +643,7 @@ def snapshot(user, consultation: Consultation) -> dict:
     state = room_state(consultation)
     return {
         "consultation": consultation_dict(consultation),
-        "me": me_dict(user, consultation),
+        "me": me if me is not None else me_dict(user, consultation),
         "participants": people,
         "presence": {
             "consultation_id": consultation.id,
@@ -701,6 +705,20 @@ def _prune_stale_visits(consultation_id: int) -> list[int]:
     return gone
 
 
+#: Whether this connection is in the room already, and whether its user ever came before.
+_VISITS = sa.select(
+    sa.exists().where(
+        RoomVisit.consultation_id == sa.bindparam("room"),
+        RoomVisit.sid == sa.bindparam("sid"),
+        RoomVisit.left_at.is_(None),
+    ),
+    sa.exists().where(
+        RoomVisit.consultation_id == sa.bindparam("room"),
+        RoomVisit.user_id == sa.bindparam("user"),
+    ),
+)
+
+
 @_writer
 def join_room(actor, consultation: Consultation, sid: str | None = None, last_seen_id=None):
     """Enter the room: record the visit (while live) and return the room with its history
@@ -710,30 +728,19 @@ def join_room(actor, consultation: Consultation, sid: str | None = None, last_se
     room's: the "joined" line of a first visit and the presence announcement are made by
     :func:`_room_news`, which gathers a burst of joins into one of each."""
     require_join(actor, consultation)
+    # The joiner's standing is read now, while the lookups just made are remembered: after
+    # the visit is written they would be made again.
+    me = me_dict(actor, consultation)
     changed: list[int] = []
     first_visit = False
     if consultation.status == "live" and sid:
         lock_for_write()
         changed = _prune_stale_visits(consultation.id)
-        visit = db.session.scalar(
-            sa.select(RoomVisit.id).where(
-                RoomVisit.consultation_id == consultation.id,
-                RoomVisit.sid == sid,
-                RoomVisit.left_at.is_(None),
-            )
-        )
-        if visit is None:
-            first_visit = (
-                db.session.scalar(
-                    sa.select(RoomVisit.id)
-                    .where(
-                        RoomVisit.consultation_id == consultation.id,
-                        RoomVisit.user_id == actor.id,
-                    )
-                    .limit(1)
-                )
-                is None
-            )
+        in_room, came_before = db.session.execute(
+            _VISITS, {"room": consultation.id, "sid": sid, "user": actor.id}
+        ).one()
+        if not in_room:
+            first_visit = not came_before
             db.session.add(
                 RoomVisit(
                     consultation_id=consultation.id, user_id=actor.id, sid=sid, server=SERVER_ID
@@ -743,7 +750,7 @@ def join_room(actor, consultation: Consultation, sid: str | None = None, last_se
         commit_keeping_loaded()
     if changed:  # someone came in, or stale visits went out
         _room_news(consultation.id, changed, newcomer=actor if first_visit else None)
-    data = snapshot(actor, consultation)
+    data = snapshot(actor, consultation, me)
     privileged = data["me"]["can_read_hidden"]
     if last_seen_id is None:
         data["messages"] = recent_messages(consultation, actor, HISTORY_LIMIT, privileged)
