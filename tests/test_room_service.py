@@ -4,6 +4,7 @@ client ids, the rate limit counted in the database, and the readers other featur
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -94,6 +95,52 @@ def test_concurrent_posts_get_distinct_consecutive_numbers(app, room):
     for name in names:  # each writer's own messages keep their order
         mine = [row.body for row in rows if row.body.startswith(name)]
         assert mine == [f"{name} {n}" for n in range(8)]
+
+
+def test_joiners_arriving_while_the_room_lists_are_read_share_that_reading(app, room, monkeypatch):
+    """When a room's lists have been dropped, one joiner reads them; the others arriving
+    meanwhile wait for that reading instead of each reading the whole room again."""
+    app.config["ROOM_LIST_CACHE_SECONDS"] = 60
+    cid = room.id
+    read = service._read_lists
+    readings = []
+    started = threading.Event()
+
+    def slow_read(consultation):
+        readings.append(consultation.id)
+        started.set()
+        time.sleep(0.3)  # the others arrive while this reading is under way
+        return read(consultation)
+
+    monkeypatch.setattr(service, "_read_lists", slow_read)
+    service._lists.pop(cid, None)
+    got, errors = [], []
+
+    def joiner():
+        with app.app_context():
+            try:
+                got.append(service._room_lists(consultations.get_consultation(cid)))
+            except Exception as error:  # noqa: BLE001
+                errors.append(error)
+            finally:
+                db.session.remove()
+
+    first = threading.Thread(target=joiner)
+    first.start()
+    assert started.wait(5)
+    others = [threading.Thread(target=joiner) for _ in range(4)]
+    for thread in others:
+        thread.start()
+    for thread in [first, *others]:
+        thread.join()
+    assert errors == []
+    assert readings == [cid]
+    assert len(got) == 5 and all(lists is got[0] for lists in got)
+    assert {p["username"] for p in got[0]["participants"]} >= {"alice", "bob", "chair"}
+    # A change announced in the room drops the lists: the next joiner reads them again.
+    service._forget_lists("presence", {"consultation_id": cid}, None)
+    joiner()
+    assert readings == [cid, cid]
 
 
 def test_idempotent_client_id(app, room):

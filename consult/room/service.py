@@ -19,6 +19,7 @@ import logging
 import secrets
 import threading
 import time
+import weakref
 from datetime import timedelta
 from functools import lru_cache, wraps
 
@@ -585,8 +586,26 @@ def consultation_dict(consultation: Consultation) -> dict:
 
 _lists: dict[int, tuple[float, dict]] = {}
 _lists_lock = threading.Lock()
+#: One reader of a room's lists at a time; whoever comes meanwhile waits and shares them.
+_readers: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 #: Announcements after which a room's lists are read again.
 LIST_CHANGING_EVENTS = {"presence", "participants:updated", "participant:muted"}
+
+
+def _cached_lists(consultation_id: int) -> dict | None:
+    with _lists_lock:
+        hit = _lists.get(consultation_id)
+    return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
+
+def _read_lists(consultation: Consultation) -> dict:
+    people, online = participants(consultation), _online(consultation.id)
+    return {
+        "participants": people,
+        "online": online,
+        "here": {person["username"] for person in online},
+        "place": {person["username"]: n for n, person in enumerate(people)},
+    }
 
 
 def _room_lists(consultation: Consultation) -> dict:
@@ -597,26 +616,30 @@ def _room_lists(consultation: Consultation) -> dict:
     once when this process announces a change to them; a change between reading and
     announcing reaches the joiner with that announcement, as the joiner is already in the
     Socket.IO room. (With several processes, another process's change can be up to that long
-    older than the list; the next presence event about that person corrects it.)"""
+    older than the list; the next presence event about that person corrects it.) When they
+    have been dropped, one joiner reads them and those joining meanwhile wait for that
+    reading rather than each making their own."""
     ttl = current_app.config.get("ROOM_LIST_CACHE_SECONDS", 0)
-    now = time.monotonic()
-    if ttl:
+    if not ttl:
+        return _read_lists(consultation)
+    lists = _cached_lists(consultation.id)
+    if lists is not None:
+        return lists
+    with _lists_lock:
+        reader = _readers.get(consultation.id)
+        if reader is None:
+            reader = _readers[consultation.id] = threading.Lock()
+    with reader:
+        lists = _cached_lists(consultation.id)
+        if lists is not None:
+            return lists
+        until = time.monotonic() + ttl
+        lists = _read_lists(consultation)
         with _lists_lock:
-            hit = _lists.get(consultation.id)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-    people, online = participants(consultation), _online(consultation.id)
-    lists = {
-        "participants": people,
-        "online": online,
-        "here": {person["username"] for person in online},
-        "place": {person["username"]: n for n, person in enumerate(people)},
-    }
-    if ttl:
-        with _lists_lock:
-            for stale in [cid for cid, (until, _) in _lists.items() if until <= now]:
+            now = time.monotonic()
+            for stale in [cid for cid, (ends, _) in _lists.items() if ends <= now]:
                 del _lists[stale]  # rooms nobody joined lately keep nothing
-            _lists[consultation.id] = (now + ttl, lists)
+            _lists[consultation.id] = (until, lists)
     return lists
 
 
