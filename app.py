@@ -5,6 +5,7 @@ threading). Where a mode needs monkey-patching it happens here, before any other
 no other module touches eventlet or gevent.
 """
 
+import gc
 import os
 
 ASYNC_MODE = os.environ.get("SOCKETIO_ASYNC_MODE", "eventlet")
@@ -29,6 +30,11 @@ app = create_app({"SOCKETIO_ASYNC_MODE": ASYNC_MODE})
 
 def main() -> None:
     host, port = app.config["HOST"], app.config["PORT"]
+    # What the app built at start lives as long as the process: frozen, Python's full
+    # collections no longer walk it. Each full collection stops every green thread; filling a
+    # room of 1,000 (gevent) they took 77–185 ms each, every 3–5 s, and 25–112 ms frozen.
+    gc.collect()
+    gc.freeze()
     print(f"Yiting serving on http://{host}:{port} (async mode: {ASYNC_MODE})", flush=True)
     options = {"allow_unsafe_werkzeug": True} if ASYNC_MODE == "threading" else {}
     socketio.run(app, host=host, port=port, log_output=False, **options)

@@ -470,7 +470,8 @@ def run(args) -> dict:
 def for_mode(args, mode: str) -> tuple[list[int], int]:
     """The room sizes and the vote burst for ``mode``. threading mode (a thread per
     connection; for development and tests) goes up to ``--threading-max`` clients: at 1,000
-    it fills the room in 2–3 minutes and cannot serve the burst (docs/performance.md)."""
+    it takes 80–90 s to fill the room on each database, which would take the whole run past
+    ten minutes (docs/performance.md)."""
     if mode != "threading" or not args.threading_max:
         return args.sizes, args.voters
     sizes = [size for size in args.sizes if size <= args.threading_max] or [min(args.sizes)]
