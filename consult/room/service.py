@@ -208,13 +208,19 @@ def require_join(user, consultation: Consultation) -> Participant | None:
     return consultations.participant(user, consultation)
 
 
+#: The consultation's status as stored now (``room``), and whether ``user`` is muted in it:
+#: asked alone, and read with the room's row when a message is checked.
+_STATUS = sa.select(Consultation.status).where(Consultation.id == sa.bindparam("room"))
+_MUTED = sa.exists().where(
+    RoomMute.consultation_id == sa.bindparam("room"), RoomMute.user_id == sa.bindparam("user")
+)
+
+
 def _require_live(consultation: Consultation, status: str | None = None) -> None:
     """The consultation is live, as stored now (or as ``status``, read in the caller's
     statement)."""
     if status is None:
-        status = db.session.scalar(
-            sa.select(Consultation.status).where(Consultation.id == consultation.id)
-        )
+        status = db.session.scalar(_STATUS, {"room": consultation.id})
     if status != "live":
         raise Conflict("room_closed", _("The room is not open: it is read-only now."))
 
@@ -242,14 +248,7 @@ def _require_speaker(actor, consultation: Consultation, join: bool = False) -> P
 
 
 def _is_muted(consultation_id: int, user_id: int) -> bool:
-    return (
-        db.session.scalar(
-            sa.select(RoomMute.id).where(
-                RoomMute.consultation_id == consultation_id, RoomMute.user_id == user_id
-            )
-        )
-        is not None
-    )
+    return bool(db.session.scalar(sa.select(_MUTED), {"room": consultation_id, "user": user_id}))
 
 
 def _holds_floor(state: RoomState, user_id: int, now=None) -> bool:
@@ -869,21 +868,16 @@ _MESSAGE_CHECKS = (
         sa.select(Message.id)
         .where(
             Message.consultation_id == sa.bindparam("room"),
-            Message.author_id == sa.bindparam("author"),
+            Message.author_id == sa.bindparam("user"),
             Message.client_id == sa.bindparam("client_id"),
         )
         .scalar_subquery(),
-        sa.select(Consultation.status)
-        .where(Consultation.id == sa.bindparam("room"))
-        .scalar_subquery(),
-        sa.exists().where(
-            RoomMute.consultation_id == sa.bindparam("room"),
-            RoomMute.user_id == sa.bindparam("author"),
-        ),
+        _STATUS.scalar_subquery(),
+        _MUTED,
         sa.select(sa.func.count())
         .select_from(Message)
         .where(
-            Message.author_id == sa.bindparam("author"),
+            Message.author_id == sa.bindparam("user"),
             Message.created_at > sa.bindparam("since"),
         )
         .scalar_subquery(),
@@ -919,13 +913,12 @@ def post_message(actor, consultation: Consultation, body, client_id=None, announ
         _require_moderator(actor, consultation)
     role = _role(actor, consultation)  # remembered: for the announcement, no query
 
-    # The checks that matter are made under the room's lock, once: a resend is answered
-    # with the stored message (even after the room closed), then the room must be open and
-    # the message valid.
-    # One statement reads the room's row with all that is checked under its lock.
+    # The checks that matter are made under the room's lock, once, on what one statement
+    # reads with the room's row: a resend is answered with the stored message (even after
+    # the room closed), then the room must be open and the message valid.
     since = utcnow() - timedelta(seconds=_config("ROOM_RATE_LIMIT_SECONDS"))
     state, stored_id, status, muted, recent = _lock_room(
-        consultation.id, _MESSAGE_CHECKS, author=actor.id, client_id=client_id, since=since
+        consultation.id, _MESSAGE_CHECKS, user=actor.id, client_id=client_id, since=since
     )
     if stored_id is not None:
         stored = db.session.get(Message, stored_id, populate_existing=True)
