@@ -518,7 +518,7 @@ def test_postgres_restarted_under_a_live_room(own_postgres, tmp_path, servers, c
     finally:
         own_postgres.start()  # for the other tests, whatever happened
     # Right after the database is back a post goes through: pooled connections that died
-    # with the old server are replaced (pool_pre_ping).
+    # with the old server are replaced (checked before use after a pause, core/database.py).
     first = people["dave"].send("the database is back", "dave-back")
     assert first is not None and first["ok"], first
     count = {w.prefix: len(w.final) for w in writers}

@@ -36,3 +36,30 @@ def test_a_changed_role_is_seen_at_once(demo):
     assert participant(alice, demo).role == "secretary"
     db.session.rollback()
     assert participant(alice, demo).role == "voter"
+
+
+def test_a_consultation_read_for_someone_brings_their_place_without_another_query(demo, make_user):
+    from consult.consultations.service import get_consultation
+
+    make_user("newcomer")
+    demo_id = demo.id
+    db.session.commit()
+    db.session.expunge_all()  # nothing loaded: what is asked below is read now
+    alice, newcomer = find_user("alice"), find_user("newcomer")
+    statements = []
+
+    def count(*args):
+        statements.append(args[2])
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        consultation = get_consultation(demo_id, alice)
+        assert participant(alice, consultation).role == "voter"
+        assert len(statements) == 1
+        assert participant(newcomer, get_consultation(demo_id, newcomer)) is None
+        assert len(statements) == 2
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    # and the answer is forgotten as any other is: a place added now is found
+    db.session.add(Participant(consultation_id=demo_id, user_id=newcomer.id, role="voter"))
+    assert participant(newcomer, consultation).role == "voter"

@@ -54,6 +54,28 @@ def test_sequence_is_per_room_and_gapless(app, room):
         assert db.session.get(RoomState, consultation.id).last_seq == seqs[-1]
 
 
+def _posted_message_is_the_stored_row(room) -> None:
+    message = service.post_message(user("alice"), room, "hello *all*", "stored-1")
+    row = db.session.execute(sa.select(Message.__table__).where(Message.id == message.id)).one()
+    assert (row.seq, row.author_id, row.kind, row.body, row.client_id, row.hidden) == (
+        message.seq, user("alice").id, "message", "hello *all*", "stored-1", False,
+    )  # fmt: skip
+    assert row.created_at == message.created_at
+    assert (
+        db.session.scalar(sa.select(RoomState.last_seq).where(RoomState.consultation_id == room.id))
+        == message.seq
+    )
+    assert db.session.get(RoomState, room.id).last_seq == message.seq  # as the session holds it
+    assert message in db.session and message.author.username == "alice"
+    assert service.post_message(user("alice"), room, "again", "stored-2").seq == message.seq + 1
+    hidden = service.hide_message(user("chair"), room, message.seq, "Off topic")
+    assert hidden is message and hidden.hidden and hidden.hidden_reason == "Off topic"
+
+
+def test_the_posted_message_is_the_stored_row(app, room):
+    _posted_message_is_the_stored_row(room)
+
+
 def test_concurrent_posts_get_distinct_consecutive_numbers(app, room):
     """Writers in separate threads and sessions: every message is stored, with its own
     number, and numbers follow commit order (ids and seqs rise together)."""
@@ -276,6 +298,12 @@ def pg_app(postgres):
         yield pg
         db.session.remove()
         db.engine.dispose()
+
+
+def test_the_posted_message_is_the_stored_row_on_postgresql(pg_app):
+    from consult.consultations.models import Consultation
+
+    _posted_message_is_the_stored_row(db.session.scalar(sa.select(Consultation)))
 
 
 def test_concurrent_posts_on_postgresql(pg_app):

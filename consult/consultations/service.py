@@ -12,7 +12,7 @@ from consult.accounts.service import find_user
 from consult.communities.models import Community, Membership
 from consult.communities.service import can_chair, is_community_admin, membership
 from consult.core import notify
-from consult.core.database import remembered
+from consult.core.database import remember, remembered
 from consult.core.payload import clean_text
 from consult.core.time import isoformat, utcnow
 from consult.errors import Conflict, Forbidden, Invalid, NotFound
@@ -35,21 +35,50 @@ MAX_AGENDA_ITEMS = 30
 # --- reading ---------------------------------------------------------------------------
 
 
-def get_consultation(consultation_id) -> Consultation:
-    try:
-        key = int(consultation_id)
-    except (TypeError, ValueError):
-        key = None
-    consultation = db.session.get(Consultation, key) if key and 0 < key < 2**63 else None
-    if consultation is None:
-        raise NotFound("consultation_not_found", _("No such consultation."))
-    return consultation
-
-
 _PARTICIPANT = sa.select(Participant).where(
     Participant.consultation_id == sa.bindparam("consultation"),
     Participant.user_id == sa.bindparam("user"),
 )
+
+#: A consultation with ``user``'s participation in it (None if they take no part).
+_WITH_PARTICIPANT = (
+    sa.select(Consultation, Participant)
+    .outerjoin(
+        Participant,
+        sa.and_(
+            Participant.consultation_id == Consultation.id,
+            Participant.user_id == sa.bindparam("user"),
+        ),
+    )
+    .where(Consultation.id == sa.bindparam("consultation"))
+)
+
+
+def _participant_key(consultation_id: int, user_id: int) -> tuple:
+    return ("participant", consultation_id, user_id)
+
+
+def get_consultation(consultation_id, reader=None) -> Consultation:
+    """The consultation, or ``consultation_not_found``. With a signed-in ``reader``, their
+    participation is read in the same statement and remembered (``participant``): a live
+    room's events each ask for both."""
+    try:
+        key = int(consultation_id)
+    except (TypeError, ValueError):
+        key = None
+    consultation = None
+    if key and 0 < key < 2**63:
+        if getattr(reader, "is_authenticated", False):
+            params = {"consultation": key, "user": reader.id}
+            row = db.session.execute(_WITH_PARTICIPANT, params).first()
+            if row is not None:
+                consultation, found = row
+                remember(_participant_key(key, reader.id), found)
+        else:
+            consultation = db.session.get(Consultation, key)
+    if consultation is None:
+        raise NotFound("consultation_not_found", _("No such consultation."))
+    return consultation
 
 
 def participant(user, consultation: Consultation) -> Participant | None:
@@ -57,7 +86,7 @@ def participant(user, consultation: Consultation) -> Participant | None:
         return None
     params = {"consultation": consultation.id, "user": user.id}
     return remembered(
-        ("participant", consultation.id, user.id),
+        _participant_key(consultation.id, user.id),
         lambda: db.session.scalar(_PARTICIPANT, params),
     )
 

@@ -1,14 +1,16 @@
-"""Engine settings (SQLite gets WAL, foreign keys and a busy timeout), the write lock, and
-lookups remembered within one unit of work."""
+"""Engine settings (SQLite gets WAL, foreign keys and a busy timeout; a server database's
+pooled connections are checked after a pause), the write lock, and lookups remembered within
+one unit of work."""
 
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from contextlib import contextmanager
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -24,6 +26,7 @@ def configure(app) -> None:
     app.extensions[_TURNS] = threading.BoundedSemaphore(turns)
     engine: Engine = db.engine
     if engine.dialect.name != "sqlite":
+        _check_after_a_pause(engine)
         return
 
     @event.listens_for(engine, "connect")
@@ -34,6 +37,37 @@ def configure(app) -> None:
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+
+#: A pooled connection back in the pool for longer than this is checked with a round trip
+#: before it is used again (the database may have restarted meanwhile); one returned more
+#: recently is used at once. Checking every time (``pool_pre_ping``) cost a round trip per
+#: event: one in seven of a message's. A connection that died within this time fails its
+#: unit of work with ``server_error`` (the client sends again), and SQLAlchemy then replaces
+#: every connection the pool made before the failure.
+CHECK_AFTER_SECONDS = 2.0
+_RETURNED = "returned_at"
+
+
+def _check_after_a_pause(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _new(_dbapi_connection, record):
+        record.info[_RETURNED] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection, record):
+        record.info[_RETURNED] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _check(dbapi_connection, record, _proxy):
+        if time.monotonic() - record.info.get(_RETURNED, 0.0) < CHECK_AFTER_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # As the pool's own pre-ping does: every connection made before now is dropped
+            # (the database has likely restarted) and a new one is tried.
+            raise exc.InvalidatePoolError(str(error)) from error
 
 
 def all_models():
@@ -171,6 +205,12 @@ def remembered(key: tuple, load: Callable):
     if key not in memo:
         memo[key] = load()
     return memo[key]
+
+
+def remember(key: tuple, value) -> None:
+    """Keep ``value`` as the answer to ``remembered(key, …)``: for a lookup read beside
+    another (a consultation with the reader's place in it)."""
+    db.session.info.setdefault(_MEMO, {})[key] = value
 
 
 def _forget(session, *args) -> None:

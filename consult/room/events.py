@@ -39,7 +39,7 @@ def _user():
 
 
 def _room(form):
-    return get_consultation(form.consultation_id.data)
+    return get_consultation(form.consultation_id.data, _user())
 
 
 @socket_event("room:join")
