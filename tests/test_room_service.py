@@ -345,3 +345,33 @@ def test_concurrent_posts_on_postgresql(pg_app):
     )
     assert messages == 18
     assert db.session.get(RoomState, cid).last_seq == len(rows)
+
+
+def test_a_pooled_connection_is_checked_after_a_pause_and_replaced_if_dead(pg_app, monkeypatch):
+    """On a server database a connection back in the pool for a moment is used at once; one
+    that waited longer is checked first, and a dead one is replaced before it is used."""
+    from consult.core import database
+
+    pings, dead = [], []
+
+    def ping(dbapi_connection):
+        pings.append(dbapi_connection)
+        if dead:
+            raise RuntimeError(dead.pop())  # the database went away meanwhile
+        return True
+
+    def used_connection():
+        db.session.execute(sa.text("SELECT 1"))
+        connection = db.session.connection().connection.dbapi_connection
+        db.session.remove()
+        return connection
+
+    monkeypatch.setattr(db.engine.dialect, "do_ping", ping)
+    db.session.remove()
+    first = used_connection()
+    assert used_connection() is first and pings == []  # just returned: not checked
+    monkeypatch.setattr(database, "CHECK_AFTER_SECONDS", 0.0)
+    assert used_connection() is first and pings == [first]
+    dead.append("server closed the connection unexpectedly")
+    replaced = used_connection()
+    assert replaced is not first and first.closed and pings.count(first) == 2
