@@ -163,7 +163,7 @@ class Room:
         """One client posts ``messages`` at ``rate`` per second; every client should get each.
 
         One message goes first, unmeasured: the first message a server process handles
-        compiles the statements a message runs, once per process (10–15 ms on this machine).
+        compiles the statements a message runs, once per process (10–15 ms on a 2-core machine).
         The time until every client had it is reported apart, as ``first_message_ms``."""
         clients = len(self.clients)
         for mine in self.received:
