@@ -696,3 +696,31 @@ def test_events_wait_their_turn_at_the_database_and_are_told_when_none_comes(
     fresh()
     assert socketio.test_client(app, auth={"token": token}).is_connected()
     assert message_count(room) == before + 1
+
+
+def test_events_leave_no_request_context_for_the_cycle_collector(app, room):
+    """Each event runs in a request context made from the socket's path, which no page
+    matches. What the event built (the context, the user, the answer) is freed as the event
+    ends, not left in a reference cycle for a full collection: under load those collections
+    stopped the whole server."""
+    import gc
+
+    from flask.ctx import RequestContext
+
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        client = connect(app, "alice", via="token")
+        assert ack(client, "room:join", {"consultation_id": room})["ok"]
+        for n in range(3):
+            assert send(client, room, f"hello {n}", f"garbage-{n}")["ok"]
+        fresh()
+        client.disconnect()
+        gc.collect()
+        left = [o for o in gc.garbage if isinstance(o, RequestContext)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert left == []

@@ -94,11 +94,20 @@ def _token_user(auth):
     return None
 
 
-def _fresh_request_state() -> None:
-    """Forget the user and locale cached on ``g``: when an application context outlives one
-    event (as in tests), the next event must load its own."""
+def fresh_request_state() -> None:
+    """Make ready the request context Flask-SocketIO made for an event (connect, disconnect
+    and every client event call this first).
+
+    The user and locale cached on ``g`` are forgotten: when an application context outlives
+    one event (as in tests), the next event must load its own. And the request's failed URL
+    match is dropped: the context is made from the socket's path, which is no page, so Flask
+    keeps a ``NotFound`` whose traceback holds the frames that hold the context. That cycle
+    (with the event's user, form and answer, about 80 objects) outlived the event until a
+    collection found it; those made while a room filled reached the oldest generation, and
+    the full collection that freed them stopped the whole process for 25–60 ms."""
     for key in ("_login_user", "_flask_babel"):
         g.pop(key, None)
+    request.routing_exception = None
 
 
 def _refuse(code: str, message: str):
@@ -108,7 +117,7 @@ def _refuse(code: str, message: str):
 @socketio.on("connect")
 def connect(auth=None):
     """Accept a signed-in browser (session cookie) or a bearer token in ``auth``."""
-    _fresh_request_state()
+    fresh_request_state()
     try:
         with database_turn():
             if isinstance(auth, dict) and "token" in auth:
@@ -152,7 +161,7 @@ def socket_event(name: str, namespace: str | None = None):
 
         @wraps(handler)
         def wrapped(data=None, *extra):
-            _fresh_request_state()
+            fresh_request_state()
             try:
                 with database_turn():
                     if not current_user.is_authenticated:

@@ -16,7 +16,7 @@ from consult.consultations.service import get_consultation
 from consult.core import notify
 from consult.core.database import database_turn
 from consult.core.payload import parse
-from consult.core.sockets import socket_event
+from consult.core.sockets import fresh_request_state, socket_event
 from consult.extensions import db, socketio
 
 from . import service
@@ -160,6 +160,7 @@ def minority_record(data):
 @socketio.on("disconnect")
 def room_disconnect(reason=None):
     """The connection ended: its visits end, and the rooms hear who is still there."""
+    fresh_request_state()
     try:
         with database_turn():
             service.leave_all(request.sid)
