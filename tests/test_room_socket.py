@@ -3,9 +3,12 @@ every refusal answered through the acknowledgement with its code, nothing else d
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 import sqlalchemy as sa
 from flask import g
+from flask.ctx import RequestContext
 
 from consult.extensions import db, socketio
 from consult.room.models import FloorOpinion, HandRaise, Message, RoomMute, RoomVisit
@@ -703,10 +706,6 @@ def test_events_leave_no_request_context_for_the_cycle_collector(app, room):
     matches. What the event built (the context, the user, the answer) is freed as the event
     ends, not left in a reference cycle for a full collection: under load those collections
     stopped the whole server."""
-    import gc
-
-    from flask.ctx import RequestContext
-
     gc.collect()
     gc.disable()
     gc.set_debug(gc.DEBUG_SAVEALL)
