@@ -68,6 +68,11 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     login_manager.user_loader(load_session_user)
 
+    from .consultations.service import preload_reader
+    from .core.sockets import preload_readers
+
+    preload_readers(app, preload_reader)
+
     from .core import sessions
 
     sessions.init_app(app)

@@ -164,12 +164,28 @@ def revoke_token(user: User, token: str) -> None:
     db.session.commit()
 
 
-def load_session_user(session_id: str) -> User | None:
-    """Flask-Login's loader: ``"<id>:<epoch>"``; a stale epoch ends the session."""
+def _session_parts(session_id) -> tuple[int, int] | None:
     try:
         user_id, epoch = (int(part) for part in session_id.split(":"))
     except (ValueError, AttributeError):
         return None
+    return user_id, epoch
+
+
+def session_user_id(session_id) -> int | None:
+    """The user id a session names (``"<id>:<epoch>"``), not yet checked: for reading the
+    user together with something else before :func:`load_session_user` checks it."""
+    parts = _session_parts(session_id)
+    return parts[0] if parts and 0 < parts[0] < 2**63 else None
+
+
+def load_session_user(session_id: str) -> User | None:
+    """Flask-Login's loader: ``"<id>:<epoch>"``; a stale epoch ends the session. A user
+    already in the database session (read beside something else) is not read again."""
+    parts = _session_parts(session_id)
+    if parts is None:
+        return None
+    user_id, epoch = parts
     user = db.session.get(User, user_id)
     if user is None or user.session_epoch != epoch:
         return None

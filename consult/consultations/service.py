@@ -8,7 +8,8 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from consult import audit
-from consult.accounts.service import find_user
+from consult.accounts.models import User
+from consult.accounts.service import find_user, session_user_id
 from consult.communities.models import Community, Membership
 from consult.communities.service import can_chair, is_community_admin, membership
 from consult.core import notify
@@ -54,31 +55,84 @@ _WITH_PARTICIPANT = (
 )
 
 
+#: A user, a consultation and the user's participation in it: what a live room's event
+#: reads first, in one statement (see :func:`preload_reader`).
+_READER_WITH_CONSULTATION = (
+    sa.select(User, Consultation, Participant)
+    .select_from(User)
+    .outerjoin(Consultation, Consultation.id == sa.bindparam("consultation"))
+    .outerjoin(
+        Participant,
+        sa.and_(Participant.consultation_id == Consultation.id, Participant.user_id == User.id),
+    )
+    .where(User.id == sa.bindparam("user"))
+)
+
+
 def _participant_key(consultation_id: int, user_id: int) -> tuple:
     return ("participant", consultation_id, user_id)
+
+
+def _read_key(consultation_id: int, user_id: int) -> tuple:
+    return ("consultation", consultation_id, user_id)
+
+
+def _consultation_key(consultation_id) -> int | None:
+    try:
+        key = int(consultation_id)
+    except (TypeError, ValueError):
+        return None
+    return key if 0 < key < 2**63 else None
+
+
+def _remember_reading(key: int, user_id: int, consultation, found) -> None:
+    remember(_read_key(key, user_id), consultation)
+    if consultation is not None:
+        remember(_participant_key(key, user_id), found)
+
+
+def preload_reader(session_id, data: dict) -> None:
+    """Before a Socket.IO event's user is loaded: read the user named by the session
+    together with the event's consultation (``data["consultation_id"]``) and their place in
+    it, in one statement. Flask-Login's loader then finds the user in the session, and
+    :func:`get_consultation` and :func:`participant` find their answers: a room event's
+    first three questions cost one round trip to the database instead of two. Nothing is
+    decided here; the user is checked by the loader, the payload by the event."""
+    user_id = session_user_id(session_id)
+    key = _consultation_key(data.get("consultation_id"))
+    if user_id is None or key is None:
+        return
+    row = db.session.execute(_READER_WITH_CONSULTATION, {"consultation": key, "user": user_id})
+    row = row.first()
+    if row is not None:
+        # The session holds what it loaded only weakly: keep the user until the loader asks.
+        remember(("user", user_id), row[0])
+        _remember_reading(key, user_id, row[1], row[2])
 
 
 def get_consultation(consultation_id, reader=None) -> Consultation:
     """The consultation, or ``consultation_not_found``. With a signed-in ``reader``, their
     participation is read in the same statement and remembered (``participant``): a live
-    room's events each ask for both."""
-    try:
-        key = int(consultation_id)
-    except (TypeError, ValueError):
-        key = None
+    room's events each ask for both. What :func:`preload_reader` read is not read again
+    until the session writes."""
+    key = _consultation_key(consultation_id)
     consultation = None
-    if key and 0 < key < 2**63:
+    if key is not None:
         if getattr(reader, "is_authenticated", False):
-            params = {"consultation": key, "user": reader.id}
-            row = db.session.execute(_WITH_PARTICIPANT, params).first()
-            if row is not None:
-                consultation, found = row
-                remember(_participant_key(key, reader.id), found)
+            consultation = remembered(_read_key(key, reader.id), lambda: _read(key, reader.id))
         else:
             consultation = db.session.get(Consultation, key)
     if consultation is None:
         raise NotFound("consultation_not_found", _("No such consultation."))
     return consultation
+
+
+def _read(key: int, user_id: int) -> Consultation | None:
+    row = db.session.execute(_WITH_PARTICIPANT, {"consultation": key, "user": user_id}).first()
+    if row is None:
+        return None
+    _remember_reading(key, user_id, *row)
+    return row[0]
 
 
 def participant(user, consultation: Consultation) -> Participant | None:
