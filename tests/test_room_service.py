@@ -375,3 +375,110 @@ def test_a_pooled_connection_is_checked_after_a_pause_and_replaced_if_dead(pg_ap
     dead.append("server closed the connection unexpectedly")
     replaced = used_connection()
     assert replaced is not first and first.closed and pings.count(first) == 2
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_room(request):
+    """The demo room on SQLite and on PostgreSQL (where a message is locked, checked and
+    written by one statement, and a refusal rolls it back)."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("app"), request.getfixturevalue("demo")
+    from consult.consultations.models import Consultation
+
+    pg = request.getfixturevalue("pg_app")
+    return pg, db.session.scalar(sa.select(Consultation))
+
+
+def _room_counts(room) -> tuple[int, int]:
+    messages = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Message).where(Message.consultation_id == room.id)
+    )
+    last_seq = db.session.scalar(
+        sa.select(RoomState.last_seq).where(RoomState.consultation_id == room.id)
+    )
+    return messages, last_seq
+
+
+def test_each_refusal_writes_nothing_and_keeps_the_counter(any_room):
+    """Every refusal is told with its code, in the same order on both databases, and leaves
+    the room's messages and counter as they were; the next message takes the next number."""
+    pg_or_sqlite, room = any_room
+    pg_or_sqlite.config.update(ROOM_RATE_LIMIT_COUNT=2, ROOM_RATE_LIMIT_SECONDS=60)
+    first = service.post_message(user("alice"), room, "first", "k1")
+    assert first.duplicate is False
+    before = _room_counts(room)
+    assert before == (before[0], first.seq)
+
+    again = service.post_message(user("alice"), room, "first, edited?", "k1")
+    assert (again.id, again.body, again.duplicate) == (first.id, "first", True)
+    assert _room_counts(room) == before
+
+    assert codes(service.post_message, user("alice"), room, "", "k2") == "empty_message"
+    assert codes(service.post_message, user("alice"), room, "x" * 2001, "k2") == "message_too_long"
+    assert _room_counts(room) == before
+
+    service.set_floor_mode(user("chair"), room, "moderated")
+    moderated = _room_counts(room)  # the chair's change is a system line
+    assert codes(service.post_message, user("bob"), room, "may I?", "k3") == "floor_not_held"
+    assert _room_counts(room) == moderated
+    service.set_floor_mode(user("chair"), room, "open")
+
+    service.mute(user("chair"), room, "bob")
+    muted = _room_counts(room)
+    assert codes(service.post_message, user("bob"), room, "hello?", "k3") == "muted"
+    assert _room_counts(room) == muted
+
+    service.post_message(user("alice"), room, "second", "k4")
+    limited = _room_counts(room)
+    assert codes(service.post_message, user("alice"), room, "third", "k5") == "rate_limited"
+    assert _room_counts(room) == limited
+
+    consultations.transition(user("chair"), room, "closed")
+    closed = _room_counts(room)
+    assert codes(service.post_message, user("carol"), room, "too late", "k6") == "room_closed"
+    assert _room_counts(room) == closed
+    # A resend is still answered with what was stored, after the room closed.
+    assert service.post_message(user("alice"), room, "second", "k4").duplicate is True
+    assert _room_counts(room) == closed
+
+
+def test_a_room_first_message_starts_its_counter(any_room):
+    """A live room whose first write is a message: its counter row is made, the message is
+    number 1."""
+    _, demo = any_room
+    from consult.communities.service import get_community
+
+    chair = user("chair")
+    room = consultations.create_consultation(chair, get_community("demo"), title="A new room")
+    consultations.set_participant(chair, room, "alice", "voter")
+    consultations.transition(chair, room, "announced")
+    consultations.transition(chair, room, "live")
+    db.session.execute(sa.delete(RoomState).where(RoomState.consultation_id == room.id))
+    db.session.execute(sa.delete(Message).where(Message.consultation_id == room.id))
+    db.session.commit()
+    message = service.post_message(user("alice"), room, "the first word", "n1")
+    assert message.seq == 1
+    assert _room_counts(room) == (1, 1)
+
+
+def test_a_message_on_postgresql_is_one_statement(pg_app):
+    """Once the room and the author's place in it are read (as a room event's first
+    statement reads them), a message costs PostgreSQL one statement and the commit."""
+    from consult.consultations.models import Consultation
+
+    room = db.session.scalar(sa.select(Consultation))
+    alice = user("alice")
+    assert consultations.participant(alice, room).role == "voter"
+    statements = []
+
+    def record(connection, cursor, statement, *args):
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        message = service.post_message(alice, room, "one statement", "one-1")
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert len(statements) == 1, statements
+    assert " ".join(statements[0].split()).startswith("WITH advanced AS (UPDATE room_state")
+    assert _room_counts(room)[1] == message.seq

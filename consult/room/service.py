@@ -914,6 +914,55 @@ _ADVANCE_ROOM = (
 _NEW_MESSAGE_ADVANCING = _NEW_MESSAGE.add_cte(_ADVANCE_ROOM.cte("advanced"))
 
 
+def _checked_new_message():
+    """PostgreSQL: a message's lock, checks and write in one statement (one round trip).
+
+    The counter's ``UPDATE`` locks the room's row and returns it (its floor) with the next
+    ``seq``; the ``INSERT`` takes that ``seq`` and does nothing if the author already sent
+    this ``client_id``; the checks of ``_MESSAGE_CHECKS`` are read beside them. The caller
+    makes its checks on the answer and rolls back a refusal, the message with it."""
+    from sqlalchemy.dialects.postgresql import insert
+
+    room, table = RoomState.__table__, Message.__table__
+    advanced = (
+        sa.update(room)
+        .where(room.c.consultation_id == sa.bindparam("room"))
+        .values(last_seq=room.c.last_seq + 1, updated_at=sa.bindparam("at"))
+        .returning(room.c.last_seq, room.c.floor_mode, room.c.floor_holder_id, room.c.floor_until)
+        .cte("advanced")
+    )
+    columns = ("consultation_id", "seq", "author_id", "kind", "body", "client_id", "hidden")
+    values = sa.select(
+        sa.bindparam("room", type_=table.c.consultation_id.type),
+        advanced.c.last_seq,
+        sa.bindparam("author", type_=table.c.author_id.type),
+        sa.bindparam("message_kind", type_=table.c.kind.type),
+        sa.bindparam("text", type_=table.c.body.type),
+        sa.bindparam("client", type_=table.c.client_id.type),
+        sa.false(),
+        sa.bindparam("at", type_=table.c.created_at.type),
+    )
+    inserted = (
+        insert(table)
+        .from_select([*columns, "created_at"], values)
+        .on_conflict_do_nothing(index_elements=["consultation_id", "author_id", "client_id"])
+        .returning(table.c.id)
+        .cte("inserted")
+    )
+    checks = _MESSAGE_CHECKS.selected_columns[-3:]  # status, muted, recent
+    return sa.select(
+        sa.select(inserted.c.id).scalar_subquery().label("message_id"),
+        advanced.c.last_seq,
+        advanced.c.floor_mode,
+        advanced.c.floor_holder_id,
+        advanced.c.floor_until,
+        *checks,
+    )
+
+
+_CHECKED_NEW_MESSAGE = _checked_new_message()
+
+
 def _store_message(state: RoomState, author: User, kind: str, body: str, client_id) -> Message:
     """Write the room's next message under its lock (taken by the caller) and return it as
     the session holds rows it has read."""
@@ -934,15 +983,20 @@ def _store_message(state: RoomState, author: User, kind: str, body: str, client_
         connection.execute(_ADVANCE_ROOM, values)
     set_committed_value(state, "last_seq", values["next_seq"])
     set_committed_value(state, "updated_at", values["at"])
+    return _as_loaded(message_id, values)
+
+
+def _as_loaded(message_id: int, values: dict) -> Message:
+    """The message just written with ``values``, in the session as a row it has read."""
     message = Message(
         id=message_id,
         consultation_id=values["room"],
         seq=values["next_seq"],
-        author_id=author.id,
-        kind=kind,
-        body=body,
+        author_id=values["author"],
+        kind=values["message_kind"],
+        body=values["text"],
         meta=None,
-        client_id=client_id,
+        client_id=values["client"],
         event_key=None,
         hidden=False,
         hidden_reason=None,
@@ -979,27 +1033,45 @@ def post_message(actor, consultation: Consultation, body, client_id=None, announ
     if announcement:
         _require_moderator(actor, consultation)
     role = _role(actor, consultation)  # remembered: for the announcement, no query
+    kind = "announcement" if announcement else "message"
 
     # The checks that matter are made under the room's lock, once, on what one statement
-    # reads with the room's row: a resend is answered with the stored message (even after
-    # the room closed), then the room must be open and the message valid.
+    # reads with the room's row (on PostgreSQL the same statement writes the message, and a
+    # refusal rolls it back): a resend is answered with the stored message (even after the
+    # room closed), then the room must be open and the message valid.
     since = utcnow() - timedelta(seconds=_config("ROOM_RATE_LIMIT_SECONDS"))
-    state, stored_id, status, muted, recent = _lock_room(
-        consultation.id, _MESSAGE_CHECKS, user=actor.id, client_id=client_id, since=since
-    )
-    if stored_id is not None:
-        stored = db.session.get(Message, stored_id, populate_existing=True)
-        commit_keeping_loaded()  # nothing written: the lock is let go at once
-        stored.duplicate = True
-        return stored
+    message = _post_at_once(actor, consultation, kind, body, client_id, since)
+    if message is None:
+        state, stored_id, status, muted, recent = _lock_room(
+            consultation.id, _MESSAGE_CHECKS, user=actor.id, client_id=client_id, since=since
+        )
+        if stored_id is not None:
+            stored = db.session.get(Message, stored_id, populate_existing=True)
+            commit_keeping_loaded()  # nothing written: the lock is let go at once
+            stored.duplicate = True
+            return stored
+        body = _check_message(actor, consultation, body, state, status, muted, recent)
+        message = _store_message(state, actor, kind, body, client_id)
+    # What everyone is told (a new message is not hidden, so everyone sees the same).
+    message.announced = _message_data(message, _person(actor, {actor.id: role}), None, False)
+    commit_keeping_loaded()
+    message.duplicate = False
+    notify.announce("message:new", message.announced, room=notify.room_name(consultation.id))
+    return message
+
+
+def _check_message(actor, consultation, body, floor, status, muted, recent) -> str:
+    """A new message's checks, in the order a refusal is told, on what was read under the
+    room's lock (``floor``: the room's row or what the write returned of it). Returns the
+    clean body."""
     _require_live(consultation, status)
     body = _clean_body(body)
     if muted:
         raise Forbidden("muted", _("The chair has muted you in this room."))
-    if state.floor_mode == "moderated" and not is_moderator(actor, consultation):
-        if state.floor_holder_id == actor.id and not _holds_floor(state, actor.id):
+    if floor.floor_mode == "moderated" and not is_moderator(actor, consultation):
+        if floor.floor_holder_id == actor.id and not _holds_floor(floor, actor.id):
             raise Forbidden("floor_not_held", _("Your speaking time is over."))
-        if not _holds_floor(state, actor.id):
+        if not _holds_floor(floor, actor.id):
             raise Forbidden(
                 "floor_not_held",
                 _(
@@ -1008,14 +1080,39 @@ def post_message(actor, consultation: Consultation, body, client_id=None, announ
                 ),
             )
     _check_rate(recent)
-    kind = "announcement" if announcement else "message"
-    message = _store_message(state, actor, kind, body, client_id)
-    # What everyone is told (a new message is not hidden, so everyone sees the same).
-    message.announced = _message_data(message, _person(actor, {actor.id: role}), None, False)
-    commit_keeping_loaded()
-    message.duplicate = False
-    notify.announce("message:new", message.announced, room=notify.room_name(consultation.id))
-    return message
+    return body
+
+
+def _post_at_once(actor, consultation, kind, body, client_id, since) -> Message | None:
+    """On PostgreSQL, lock, check and write a message in one round trip
+    (``_CHECKED_NEW_MESSAGE``) and make the checks on its answer; a refusal rolls the
+    message back. None, with nothing written, where the usual way must answer: on SQLite, a
+    body that is refused anyway, a room with no row yet, a ``client_id`` already used."""
+    if _dialect() != "postgresql":
+        return None
+    try:
+        text = _clean_body(body)
+    except Invalid:
+        return None
+    values = {
+        "room": consultation.id,
+        "author": actor.id,
+        "user": actor.id,
+        "message_kind": kind,
+        "text": text,
+        "client": client_id,
+        "at": utcnow(),
+        "since": since,
+    }
+    row = db.session.execute(_CHECKED_NEW_MESSAGE, values).first()
+    if row is None:  # the room's first write: nothing was written
+        return None
+    if row.message_id is None:  # a resend: undo the counter, answer the usual way
+        db.session.rollback()
+        return None
+    status, muted, recent = row[5:]
+    _check_message(actor, consultation, text, row, status, muted, recent)
+    return _as_loaded(row.message_id, {**values, "next_seq": row.last_seq})
 
 
 def message_for(message: Message, viewer, consultation: Consultation) -> dict:
