@@ -482,3 +482,46 @@ def test_a_message_on_postgresql_is_one_statement(pg_app):
     assert len(statements) == 1, statements
     assert " ".join(statements[0].split()).startswith("WITH advanced AS (UPDATE room_state")
     assert _room_counts(room)[1] == message.seq
+
+
+def test_a_resend_racing_its_original_stores_one_message_on_postgresql(pg_app):
+    """The same message sent twice at once (a client resending while the first is still in
+    flight, from two connections): one is stored, both answers are that message."""
+    from consult.consultations.models import Consultation
+
+    pg_app.config["ROOM_RATE_LIMIT_COUNT"] = 100
+    cid = db.session.scalar(sa.select(Consultation.id))
+    answers, errors = [], []
+    start = threading.Barrier(2)
+
+    def sender():
+        with pg_app.app_context():
+            try:
+                for n in range(30):
+                    start.wait()
+                    room = consultations.get_consultation(cid)
+                    message = service.post_message(user("erin"), room, f"hello {n}", f"twin-{n}")
+                    answers.append((n, message.id))
+                    db.session.remove()
+            except Exception as error:  # noqa: BLE001
+                errors.append(error)
+                start.abort()
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=sender) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    stored = db.session.execute(
+        sa.select(Message.client_id, Message.id).where(Message.client_id.like("twin-%"))
+    ).all()
+    assert len(stored) == 30
+    ids = dict(stored)
+    assert sorted(answers) == sorted((n, ids[f"twin-{n}"]) for n in range(30) for _ in range(2))
+    last_seq = _room_counts(db.session.get(Consultation, cid))[1]
+    assert last_seq == db.session.scalar(
+        sa.select(sa.func.max(Message.seq)).where(Message.consultation_id == cid)
+    )
