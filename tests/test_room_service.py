@@ -32,6 +32,28 @@ def codes(function, *args, **kwargs) -> str:
     return caught.value.code
 
 
+def in_threads(app, work, *args) -> list:
+    """``work(arg)`` for each of ``args`` at once, each in a thread with its own application
+    context and session; returns what they raised."""
+    errors = []
+
+    def run(arg):
+        with app.app_context():
+            try:
+                work(arg)
+            except Exception as error:  # noqa: BLE001
+                errors.append(error)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(arg,)) for arg in args]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
 def test_sequence_is_per_room_and_gapless(app, room):
     other = consultations.create_consultation(user("chair"), room.community, title="Second room")
     consultations.transition(user("chair"), other, "announced")
@@ -82,26 +104,14 @@ def test_concurrent_posts_get_distinct_consecutive_numbers(app, room):
     app.config["ROOM_RATE_LIMIT_COUNT"] = 100
     cid = room.id
     names = ["alice", "bob", "carol", "dave", "erin"]
-    errors = []
 
     def writer(name):
-        with app.app_context():
-            try:
-                consultation = consultations.get_consultation(cid)
-                actor = find_user(name)
-                for n in range(8):
-                    service.post_message(actor, consultation, f"{name} {n}", f"{name}-{n}")
-            except Exception as error:  # noqa: BLE001
-                errors.append(error)
-            finally:
-                db.session.remove()
+        consultation = consultations.get_consultation(cid)
+        actor = find_user(name)
+        for n in range(8):
+            service.post_message(actor, consultation, f"{name} {n}", f"{name}-{n}")
 
-    threads = [threading.Thread(target=writer, args=(name,)) for name in names]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert in_threads(app, writer, *names) == []
     rows = db.session.execute(
         sa.select(Message.id, Message.seq, Message.body)
         .where(Message.consultation_id == cid, Message.kind == "message")
@@ -312,27 +322,15 @@ def test_concurrent_posts_on_postgresql(pg_app):
 
     consultation = db.session.scalar(sa.select(Consultation))
     cid = consultation.id
-    errors = []
 
     def writer(name):
-        with pg_app.app_context():
-            try:
-                room = consultations.get_consultation(cid)
-                actor = find_user(name)
-                for n in range(6):
-                    service.post_message(actor, room, f"{name} {n}", f"{name}-{n}")
-                    service.post_message(actor, room, f"{name} {n}", f"{name}-{n}")  # resend
-            except Exception as error:  # noqa: BLE001
-                errors.append(error)
-            finally:
-                db.session.remove()
+        room = consultations.get_consultation(cid)
+        actor = find_user(name)
+        for n in range(6):
+            service.post_message(actor, room, f"{name} {n}", f"{name}-{n}")
+            service.post_message(actor, room, f"{name} {n}", f"{name}-{n}")  # resend
 
-    threads = [threading.Thread(target=writer, args=(n,)) for n in ("alice", "bob", "carol")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert in_threads(pg_app, writer, "alice", "bob", "carol") == []
     rows = db.session.execute(
         sa.select(Message.id, Message.seq)
         .where(Message.consultation_id == cid)
@@ -491,30 +489,22 @@ def test_a_resend_racing_its_original_stores_one_message_on_postgresql(pg_app):
 
     pg_app.config["ROOM_RATE_LIMIT_COUNT"] = 100
     cid = db.session.scalar(sa.select(Consultation.id))
-    answers, errors = [], []
+    answers = []
     start = threading.Barrier(2)
 
-    def sender():
-        with pg_app.app_context():
-            try:
-                for n in range(30):
-                    start.wait()
-                    room = consultations.get_consultation(cid)
-                    message = service.post_message(user("erin"), room, f"hello {n}", f"twin-{n}")
-                    answers.append((n, message.id))
-                    db.session.remove()
-            except Exception as error:  # noqa: BLE001
-                errors.append(error)
-                start.abort()
-            finally:
+    def sender(_):
+        try:
+            for n in range(30):
+                start.wait()
+                room = consultations.get_consultation(cid)
+                message = service.post_message(user("erin"), room, f"hello {n}", f"twin-{n}")
+                answers.append((n, message.id))
                 db.session.remove()
+        except Exception:
+            start.abort()  # the other sender stops waiting too
+            raise
 
-    threads = [threading.Thread(target=sender) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert in_threads(pg_app, sender, 1, 2) == []
     stored = db.session.execute(
         sa.select(Message.client_id, Message.id).where(Message.client_id.like("twin-%"))
     ).all()

@@ -102,8 +102,8 @@ def preload_reader(session_id, data: dict) -> None:
     key = _consultation_key(data.get("consultation_id"))
     if user_id is None or key is None:
         return
-    row = db.session.execute(_READER_WITH_CONSULTATION, {"consultation": key, "user": user_id})
-    row = row.first()
+    params = {"consultation": key, "user": user_id}
+    row = db.session.execute(_READER_WITH_CONSULTATION, params).first()
     if row is not None:
         # The session holds what it loaded only weakly: keep the user until the loader asks.
         remember(("user", user_id), row[0])
