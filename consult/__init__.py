@@ -70,8 +70,9 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     from .consultations.service import preload_reader
     from .core.sockets import preload_readers
+    from .motions.service import preload_vote_reader
 
-    preload_readers(app, preload_reader)
+    preload_readers(app, {"vote_id": preload_vote_reader, "consultation_id": preload_reader})
 
     from .core import sessions
 

@@ -8,7 +8,9 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -341,6 +343,75 @@ def postgres(tmp_path_factory):
     yield server
     server.stop()
     server.remove()
+
+
+@pytest.fixture
+def pg_app(postgres):
+    """The app on a fresh PostgreSQL database with the demo (row locks instead of SQLite's
+    write lock)."""
+    import uuid
+
+    from flask_migrate import upgrade
+
+    from consult import create_app
+    from consult.cli.demo import load_demo
+    from consult.extensions import db
+
+    url = postgres.create_database(f"app_{uuid.uuid4().hex[:10]}")
+    config = {
+        **_config(ROOT / "unused.db"),
+        "SQLALCHEMY_DATABASE_URI": url.replace("postgresql://", "postgresql+psycopg://", 1),
+    }
+    pg = create_app(config)
+    with pg.app_context():
+        upgrade(directory=str(ROOT / "migrations"))
+        load_demo()
+        yield pg
+        db.session.remove()
+        db.engine.dispose()
+
+
+@contextmanager
+def statements_run():
+    """The SQL statements the database is sent inside the block, as a list."""
+    import sqlalchemy as sa
+
+    from consult.extensions import db
+
+    statements: list[str] = []
+
+    def record(connection, cursor, statement, *args):
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+
+
+def in_threads(app, work, *args) -> list:
+    """``work(arg)`` for each of ``args`` at once, each in a thread with its own application
+    context and session; returns what they raised."""
+    from consult.extensions import db
+
+    errors = []
+
+    def run(arg):
+        with app.app_context():
+            try:
+                work(arg)
+            except Exception as error:  # noqa: BLE001
+                errors.append(error)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(arg,)) for arg in args]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
 
 
 @pytest.fixture(scope="session")

@@ -122,3 +122,38 @@ def test_both_languages_are_served(client):
     assert "登录" in chinese.get_data(as_text=True)
     assert 'lang="en"' in english.get_data(as_text=True)
     assert "Sign in" in english.get_data(as_text=True)
+
+
+def test_wtforms_own_messages_are_translated_from_a_catalogue_read_once(app, monkeypatch):
+    """A field's built-in message is in the reader's language; WTForms' catalogue is read
+    once per language, not for every request (each Socket.IO event is one)."""
+    from babel import support
+    from flask_babel import refresh
+    from werkzeug.datastructures import MultiDict
+    from wtforms import IntegerField
+
+    from consult.core import forms
+
+    class Number(forms.Form):
+        number = IntegerField()
+
+    def error(language):
+        with app.test_request_context(headers={"Accept-Language": language}):
+            refresh()  # the locale is found again for this request
+            form = Number(formdata=MultiDict({"number": "seven"}), meta={"csrf": False})
+            assert not form.validate()
+            return form.errors["number"][0]
+
+    forms._catalogue.cache_clear()
+    loads = []
+    real_load = support.Translations.load
+
+    def counted_load(*args, **kwargs):
+        loads.append(args)
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(support.Translations, "load", counted_load)
+    assert [error("zh"), error("zh"), error("en"), error("zh")] == [
+        "不是有效的整数。", "不是有效的整数。", "Not a valid integer value.", "不是有效的整数。"
+    ]  # fmt: skip
+    assert len(loads) == 2  # zh, en

@@ -7,6 +7,7 @@ from flask import g
 
 from consult.extensions import db, socketio
 from consult.motions.models import Ballot, Motion, SecretBallot, Vote
+from tests.conftest import statements_run
 
 
 @pytest.fixture
@@ -214,3 +215,30 @@ def vote_get(client, vote_id):
     answer = emit(client, "vote:get", {"vote_id": vote_id})
     assert answer["ok"], answer
     return answer["vote"]
+
+
+def test_a_ballot_reads_its_voter_with_the_vote_in_one_statement(people, demo):
+    """The voter, the vote, its consultation, the voter's place in it and on the vote's list
+    are read by the event's first statement, and not asked again; the ballot is stored."""
+    import re
+
+    cid = demo.id
+    alice, bob, chair = people("alice"), people("bob"), people("chair")
+    mid = emit(alice, "motion:create", {"consultation_id": cid, "title": "Bench"})["motion"]["id"]
+    emit(alice, "motion:submit", {"motion_id": mid})
+    emit(bob, "motion:second", {"motion_id": mid})
+    vid = emit(chair, "vote:open", {"motion_id": mid})["vote"]["id"]
+    db.session.remove()  # what the test has loaded is not the event's
+    with statements_run() as statements:
+        answer = emit(bob, "ballot:cast", {"vote_id": vid, "choice": "no"})
+    assert answer["ok"] is True and answer["ballot"]["status"] == "recorded", answer
+    first = statements[0]
+    for joined in ("vote", "consultation", "participant", "vote_eligibility"):
+        assert f"JOIN {joined} " in first, first
+    reads = [s for s in statements if s.lstrip().startswith("SELECT")]
+    for table in ("user", "consultation", "participant", "vote_eligibility", "membership"):
+        again = [s for s in reads[1:] if re.search(rf'\bFROM "?{table}"?(\s|$)', s)]
+        assert again == [], again
+    db.session.rollback()
+    voter = db.session.scalar(sa.select(Ballot.voter_id).where(Ballot.vote_id == vid))
+    assert voter == db.session.scalar(sa.text("SELECT id FROM user WHERE username = 'bob'"))

@@ -1,6 +1,8 @@
 """Vote services against a real SQLite file: opening, ballots (open and secret), closing,
 deadlines, minority opinions and the integrity the schema keeps by itself."""
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -23,6 +25,7 @@ from consult.motions.models import (
     VoteEligibility,
     VoterMark,
 )
+from tests.conftest import in_threads
 from tests.motions_helpers import code_of, count, open_vote, seconded_motion, user
 
 pytestmark = pytest.mark.usefixtures("english")
@@ -220,6 +223,83 @@ def test_secret_ballot_has_no_link_to_the_voter(demo):
     for name in ("alice", "bob", "carol"):
         assert name not in published
     assert "ballots" not in closed
+
+
+def _live_consultation():
+    from consult.consultations.models import Consultation
+
+    return db.session.scalar(sa.select(Consultation).where(Consultation.status == "live"))
+
+
+VOTERS = ("alice", "bob", "carol", "dave", "erin")
+
+
+def test_ballots_are_cast_side_by_side_on_postgresql(pg_app):
+    """On PostgreSQL the ballots of one vote are cast at the same time (the vote's row is
+    shared), and a second tap finds the first: one ballot each, the second one unchanged."""
+    vote_id = open_vote(_live_consultation(), secret=False).id
+    answers = []
+
+    def cast(name):
+        vote = db.session.get(Vote, vote_id)
+        answers.append(service.cast_ballot(user(name), vote, "no", "Too dear")["status"])
+
+    assert in_threads(pg_app, cast, *VOTERS, *VOTERS) == []
+    assert sorted(answers) == ["recorded"] * 5 + ["unchanged"] * 5
+    assert count(Ballot, vote_id=vote_id) == 5
+    assert count(BallotChange) == 5
+    changed = service.cast_ballot(user("alice"), db.session.get(Vote, vote_id), "yes")
+    assert changed["status"] == "changed" and count(BallotChange) == 6
+    closed = service.close_vote(user("chair"), db.session.get(Vote, vote_id))
+    assert closed.counts == {"yes": 1, "no": 4, "abstain": 0} and closed.ballots_cast == 5
+
+
+def test_a_close_waits_for_the_ballot_being_cast_on_postgresql(pg_app, monkeypatch):
+    """Closing waits for a ballot in flight, and counts it; a ballot after it is refused."""
+    vote_id = open_vote(_live_consultation(), secret=False).id
+    casting, go_on = threading.Event(), threading.Event()
+    cast_open = service._cast_open
+
+    def held_cast(*args):  # the vote was found open, the ballot is not written yet
+        casting.set()
+        go_on.wait(10)
+        return cast_open(*args)
+
+    monkeypatch.setattr(service, "_cast_open", held_cast)
+
+    def act(name):
+        vote = db.session.get(Vote, vote_id)
+        if name == "chair":
+            casting.wait(10)
+            service.close_vote(user("chair"), vote)
+        else:
+            service.cast_ballot(user(name), vote, "yes")
+
+    def release_later():
+        casting.wait(10)
+        time.sleep(0.5)  # the close has had time to finish, were it not waiting
+        go_on.set()
+
+    releaser = threading.Thread(target=release_later)
+    releaser.start()
+    assert in_threads(pg_app, act, "alice", "chair") == []
+    releaser.join()
+    vote = db.session.get(Vote, vote_id)
+    db.session.refresh(vote)
+    assert (vote.status, vote.ballots_cast, vote.counts["yes"]) == ("closed", 1, 1)
+    assert count(Ballot, vote_id=vote_id) == 1
+    assert code_of(lambda: service.cast_ballot(user("bob"), vote, "yes")) == "vote_closed"
+
+
+def test_a_ballot_after_the_deadline_closes_the_vote_on_postgresql(pg_app):
+    vote = open_vote(_live_consultation(), deadline=utcnow() + timedelta(seconds=30))
+    service.cast_ballot(user("alice"), vote, "yes")
+    vote.deadline = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    assert code_of(lambda: service.cast_ballot(user("bob"), vote, "yes")) == "vote_closed"
+    db.session.refresh(vote)
+    assert (vote.status, vote.closed_because, vote.result) == ("closed", "deadline", "adopted")
+    assert count(Ballot, vote_id=vote.id) == 1
 
 
 def test_secret_ballot_audit_log_does_not_record_the_choice(demo):

@@ -10,11 +10,11 @@ from html.parser import HTMLParser
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event
 
 from consult.core.time import utcnow
 from consult.extensions import db
 from consult.outcomes.models import Outcome
+from tests.conftest import statements_run
 
 from .test_outcomes_support import (
     FLOOR_NOTE,
@@ -310,17 +310,9 @@ def test_pagination_and_a_board_with_ten_thousand_outcomes(demo, client, chair):
     )
     db.session.commit()
 
-    statements = []
-
-    def count_statement(*args):
-        statements.append(args[2])
-
-    event.listen(db.engine, "before_cursor_execute", count_statement)
-    try:
+    with statements_run() as statements:
         response = client.get("/notice?page=3&q=topic", headers={"Accept-Language": "en"})
         api = client.get("/api/v1/notice?status=implementing&page=2").get_json()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count_statement)
     assert response.status_code == 200
     html = text(response)
     assert "Page 3 of 500" in html

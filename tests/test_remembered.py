@@ -9,6 +9,7 @@ from consult.communities.service import get_community, membership
 from consult.consultations.models import Participant
 from consult.consultations.service import participant
 from consult.extensions import db
+from tests.conftest import statements_run
 
 
 def test_a_remembered_lookup_sees_what_the_session_adds_and_deletes(demo, make_user):
@@ -46,20 +47,12 @@ def test_a_consultation_read_for_someone_brings_their_place_without_another_quer
     db.session.commit()
     db.session.expunge_all()  # nothing loaded: what is asked below is read now
     alice, newcomer = find_user("alice"), find_user("newcomer")
-    statements = []
-
-    def count(*args):
-        statements.append(args[2])
-
-    sa.event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with statements_run() as statements:
         consultation = get_consultation(demo_id, alice)
         assert participant(alice, consultation).role == "voter"
         assert len(statements) == 1
         assert participant(newcomer, get_consultation(demo_id, newcomer)) is None
         assert len(statements) == 2
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", count)
     # and the answer is forgotten as any other is: a place added now is found
     db.session.add(Participant(consultation_id=demo_id, user_id=newcomer.id, role="voter"))
     assert participant(newcomer, consultation).role == "voter"

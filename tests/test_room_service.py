@@ -15,6 +15,7 @@ from consult.errors import DomainError
 from consult.extensions import db
 from consult.room import service
 from consult.room.models import Message, RoomState
+from tests.conftest import in_threads, statements_run
 
 
 @pytest.fixture
@@ -30,28 +31,6 @@ def codes(function, *args, **kwargs) -> str:
     with pytest.raises(DomainError) as caught:
         function(*args, **kwargs)
     return caught.value.code
-
-
-def in_threads(app, work, *args) -> list:
-    """``work(arg)`` for each of ``args`` at once, each in a thread with its own application
-    context and session; returns what they raised."""
-    errors = []
-
-    def run(arg):
-        with app.app_context():
-            try:
-                work(arg)
-            except Exception as error:  # noqa: BLE001
-                errors.append(error)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(arg,)) for arg in args]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
 
 
 def test_sequence_is_per_room_and_gapless(app, room):
@@ -285,31 +264,6 @@ def test_system_line_is_written_once_and_in_each_language(app, room):
     assert "T" in chinese
 
 
-@pytest.fixture
-def pg_app(postgres):
-    """The app on a fresh PostgreSQL database (row locks instead of SQLite's write lock)."""
-    import uuid
-
-    from flask_migrate import upgrade
-
-    from consult import create_app
-    from consult.cli.demo import load_demo
-    from tests.conftest import ROOT, _config
-
-    url = postgres.create_database(f"room_{uuid.uuid4().hex[:10]}")
-    config = {
-        **_config(ROOT / "unused.db"),
-        "SQLALCHEMY_DATABASE_URI": url.replace("postgresql://", "postgresql+psycopg://", 1),
-    }
-    pg = create_app(config)
-    with pg.app_context():
-        upgrade(directory=str(ROOT / "migrations"))
-        load_demo()
-        yield pg
-        db.session.remove()
-        db.engine.dispose()
-
-
 def test_the_posted_message_is_the_stored_row_on_postgresql(pg_app):
     from consult.consultations.models import Consultation
 
@@ -467,16 +421,8 @@ def test_a_message_on_postgresql_is_one_statement(pg_app):
     room = db.session.scalar(sa.select(Consultation))
     alice = user("alice")
     assert consultations.participant(alice, room).role == "voter"
-    statements = []
-
-    def record(connection, cursor, statement, *args):
-        statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with statements_run() as statements:
         message = service.post_message(alice, room, "one statement", "one-1")
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
     assert len(statements) == 1, statements
     assert " ".join(statements[0].split()).startswith("WITH advanced AS (UPDATE room_state")
     assert _room_counts(room)[1] == message.seq

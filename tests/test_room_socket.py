@@ -13,6 +13,7 @@ from flask.ctx import RequestContext
 
 from consult.extensions import db, socketio
 from consult.room.models import FloorOpinion, HandRaise, Message, RoomMute, RoomVisit
+from tests.conftest import statements_run
 
 
 def fresh():
@@ -735,17 +736,9 @@ def test_a_room_event_reads_its_user_with_the_consultation_in_one_statement(app,
     in it are read by one statement: a message costs the database one round trip fewer."""
     client = connect(app, "alice", via="token")
     assert ack(client, "room:join", {"consultation_id": room})["ok"]
-    statements = []
-
-    def record(connection, cursor, statement, *args):
-        statements.append(statement)
-
     db.session.remove()  # what the test has loaded is not the event's
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with statements_run() as statements:
         answer = send(client, room, "read once", "one-read-1")
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
     assert answer["ok"] is True, answer
     assert answer["message"]["author"]["username"] == "alice"
     (read,) = _reads_of_the_user(statements)

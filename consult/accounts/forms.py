@@ -1,7 +1,8 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import EqualTo, InputRequired, Length, Regexp
+
+from consult.core.forms import Form
 
 from .passwords import MAX_LENGTH, MIN_LENGTH
 
@@ -22,7 +23,7 @@ class UsernameMixin:
     )
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     username = StringField(_l("Username"), validators=[InputRequired(), Length(max=64)])
     password = PasswordField(_l("Password"), validators=[InputRequired(), Length(max=MAX_LENGTH)])
 
@@ -31,7 +32,7 @@ class TokenForm(LoginForm):
     label = StringField(_l("Label"), validators=[Length(max=64)])
 
 
-class RegisterForm(UsernameMixin, FlaskForm):
+class RegisterForm(UsernameMixin, Form):
     display_name = StringField(
         _l("Display name"), validators=[InputRequired(), Length(min=1, max=64)]
     )

@@ -1,10 +1,10 @@
 from flask import jsonify
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, Optional
 
 from consult.api import bp, json_body, require_user
 from consult.consultations.service import to_dict, visible_consultations
+from consult.core.forms import Form
 from consult.core.payload import parse
 from consult.core.time import isoformat
 from consult.extensions import db
@@ -14,14 +14,14 @@ from .forms import ROLE_CHOICES
 from .models import Community
 
 
-class MemberPayload(FlaskForm):
+class MemberPayload(Form):
     username = StringField(validators=[InputRequired(), Length(max=64)])
     display_name = StringField(validators=[Optional(), Length(max=64)])
     password = PasswordField(validators=[Optional(), Length(max=128)])
     role = SelectField(choices=ROLE_CHOICES, validators=[Optional()], validate_choice=False)
 
 
-class CommunityPayload(FlaskForm):
+class CommunityPayload(Form):
     slug = StringField(validators=[InputRequired(), Length(max=40)])
     name = StringField(validators=[InputRequired(), Length(max=100)])
     timezone = StringField(validators=[Optional(), Length(max=64)])

@@ -1,11 +1,11 @@
 from flask import jsonify
 from flask_babel import gettext as _
-from flask_wtf import FlaskForm
 from wtforms import FieldList, IntegerField, StringField
 from wtforms.validators import InputRequired, Length, Optional
 
 from consult.api import bp, json_body, require_user
 from consult.communities.service import get_community
+from consult.core.forms import Form
 from consult.core.payload import parse
 from consult.core.time import to_storage
 from consult.errors import Invalid
@@ -13,7 +13,7 @@ from consult.errors import Invalid
 from . import service
 
 
-class ConsultationPayload(FlaskForm):
+class ConsultationPayload(Form):
     community = StringField(validators=[Optional(), Length(max=40)])
     title = StringField(validators=[Optional(), Length(max=200)])
     description = StringField(validators=[Optional(), Length(max=50_000)])
@@ -28,12 +28,12 @@ class ConsultationPayload(FlaskForm):
     default_threshold = StringField(validators=[Optional(), Length(max=24)])
 
 
-class ParticipantPayload(FlaskForm):
+class ParticipantPayload(Form):
     username = StringField(validators=[InputRequired(), Length(max=64)])
     role = StringField(validators=[InputRequired(), Length(max=16)])
 
 
-class TransitionPayload(FlaskForm):
+class TransitionPayload(Form):
     to = StringField(validators=[InputRequired(), Length(max=32)])
     reason = StringField(validators=[Optional(), Length(max=2000)])
 

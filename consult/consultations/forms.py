@@ -1,5 +1,4 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     DateTimeLocalField,
     IntegerField,
@@ -9,6 +8,8 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
+
+from consult.core.forms import Form
 
 from .models import ACCESS, FORMS, PARTICIPANT_ROLES
 
@@ -25,7 +26,7 @@ def choices_of(labels: dict) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in labels.items()]
 
 
-class ConsultationForm(FlaskForm):
+class ConsultationForm(Form):
     title = StringField(_l("Title"), validators=[InputRequired(), Length(max=200)])
     description = TextAreaField(
         _l("Background material (Markdown)"), validators=[Optional(), Length(max=50_000)]
@@ -47,11 +48,11 @@ class ConsultationForm(FlaskForm):
     )
 
 
-class ParticipantForm(FlaskForm):
+class ParticipantForm(Form):
     username = StringField(_l("Username"), validators=[InputRequired(), Length(max=64)])
     role = SelectField(_l("Role"), choices=choices_of(PARTICIPANT_ROLES), default="voter")
 
 
-class TransitionForm(FlaskForm):
+class TransitionForm(Form):
     to = StringField(validators=[InputRequired(), Length(max=32)])
     reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=2000)])

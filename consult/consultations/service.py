@@ -85,7 +85,9 @@ def _consultation_key(consultation_id) -> int | None:
     return key if 0 < key < 2**63 else None
 
 
-def _remember_reading(key: int, user_id: int, consultation, found) -> None:
+def remember_reading(key: int, user_id: int, consultation, found) -> None:
+    """Keep ``consultation`` and ``user_id``'s place in it (``found``), read elsewhere, as
+    :func:`get_consultation` and :func:`participant` would have read them."""
     remember(_read_key(key, user_id), consultation)
     if consultation is not None:
         remember(_participant_key(key, user_id), found)
@@ -107,7 +109,7 @@ def preload_reader(session_id, data: dict) -> None:
     if row is not None:
         # The session holds what it loaded only weakly: keep the user until the loader asks.
         remember(("user", user_id), row[0])
-        _remember_reading(key, user_id, row[1], row[2])
+        remember_reading(key, user_id, row[1], row[2])
 
 
 def get_consultation(consultation_id, reader=None) -> Consultation:
@@ -131,7 +133,7 @@ def _read(key: int, user_id: int) -> Consultation | None:
     row = db.session.execute(_WITH_PARTICIPANT, {"consultation": key, "user": user_id}).first()
     if row is None:
         return None
-    _remember_reading(key, user_id, *row)
+    remember_reading(key, user_id, *row)
     return row[0]
 
 
@@ -160,14 +162,12 @@ def can_manage(user, consultation: Consultation) -> bool:
 
 
 def can_view(user, consultation: Consultation) -> bool:
-    if can_manage(user, consultation):
-        return True
+    """Those who manage it; in a draft, its secretary; once announced, its participants, and
+    anyone if it is open. (A participant's answer needs no look at the community.)"""
     role = role_of(user, consultation)
     if consultation.status == "draft":
-        return role == "secretary"
-    if consultation.access == "open":
-        return True  # announced and later: anyone may read an open consultation
-    return role is not None
+        return role == "secretary" or can_manage(user, consultation)
+    return consultation.access == "open" or role is not None or can_manage(user, consultation)
 
 
 def require_view(user, consultation: Consultation) -> None:

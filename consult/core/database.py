@@ -182,6 +182,16 @@ def commit_keeping_loaded() -> None:
         session.expire_on_commit = expiring
 
 
+def dialect_insert(model):
+    """``INSERT`` for the session's database, with its ``ON CONFLICT`` clauses (PostgreSQL's
+    and SQLite's alike)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(model)
+
+
 def get_or_404(model, value, code: str, message: str):
     """The row of ``model`` whose id is ``value`` (an id from a URL or a payload, see
     :func:`~consult.core.payload.parse_id`), or :class:`NotFound` with ``code``/``message``."""

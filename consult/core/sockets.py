@@ -112,18 +112,23 @@ def fresh_request_state() -> None:
     request.routing_exception = None
 
 
-def preload_readers(app, loader) -> None:
-    """Have ``loader(session_id, data)`` run before each event's user is loaded, with the
-    session's Flask-Login id and the event's payload (a dict). It may read the user beside
-    what the event is about, in one statement; Flask-Login's loader then finds the user in
-    the database session instead of asking the database again."""
-    app.extensions[_PRELOAD] = loader
+def preload_readers(app, loaders: dict) -> None:
+    """Have a loader run before each event's user is loaded: ``loaders`` maps a payload key
+    (``"vote_id"``) to ``loader(session_id, data)``, and the first whose key the event's
+    payload has is called with the session's Flask-Login id and the payload. It may read the
+    user beside what the event is about, in one statement; Flask-Login's loader then finds
+    the user in the database session instead of asking the database again."""
+    app.extensions[_PRELOAD] = dict(loaders)
 
 
 def _preload(data) -> None:
-    loader = current_app.extensions.get(_PRELOAD)
-    if loader is not None and isinstance(data, dict) and "_user_id" in session:
-        loader(session["_user_id"], data)
+    loaders = current_app.extensions.get(_PRELOAD)
+    if not loaders or not isinstance(data, dict) or "_user_id" not in session:
+        return
+    for key, loader in loaders.items():
+        if key in data:
+            loader(session["_user_id"], data)
+            return
 
 
 def _refuse(code: str, message: str):

@@ -3,7 +3,6 @@ event data (through :func:`consult.core.payload.parse`). Lengths and choices are
 the services, so that each limit has its own stable error code (``reason_too_long``…)."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     FieldList,
@@ -12,6 +11,8 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.validators import NumberRange, Optional
+
+from consult.core.forms import Form
 
 THRESHOLD_CHOICES = [
     ("simple", _l("Simple: more yes than no")),
@@ -27,24 +28,24 @@ QUORUM_CHOICES = [
 ]
 
 
-class MotionPayload(FlaskForm):
+class MotionPayload(Form):
     """``{title, text}`` for a new motion or an edit."""
 
     title = StringField(_l("Title"), validators=[Optional()])
     text = TextAreaField(_l("Text (Markdown)"), validators=[Optional()])
 
 
-class ReasonPayload(FlaskForm):
+class ReasonPayload(Form):
     """``{reason?}`` (withdraw, table, reject an amendment)."""
 
     reason = TextAreaField(_l("Reason"), validators=[Optional()])
 
 
-class AmendmentPayload(FlaskForm):
+class AmendmentPayload(Form):
     text = TextAreaField(_l("Proposed new text (Markdown)"), validators=[Optional()])
 
 
-class VotePayload(FlaskForm):
+class VotePayload(Form):
     """``{kind, options?, secret, threshold, quorum, results, deadline?}``."""
 
     kind = StringField(validators=[Optional()])
@@ -56,14 +57,14 @@ class VotePayload(FlaskForm):
     deadline = StringField(validators=[Optional()])
 
 
-class BallotPayload(FlaskForm):
+class BallotPayload(Form):
     """``{choice, reason?}``."""
 
     choice = StringField(validators=[Optional()])
     reason = TextAreaField(_l("Reason (optional)"), validators=[Optional()])
 
 
-class OpenVoteForm(FlaskForm):
+class OpenVoteForm(Form):
     """The chair's form in the page (works without JavaScript). The template draws the
     choices; the service checks every value and names what is wrong."""
 

@@ -6,15 +6,16 @@ value and refuses bad ones with a specific code (``invalid_stars``, ``invalid_pe
 """
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import IntegerField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
+
+from consult.core.forms import Form
 
 SUMMARY_MAX = 20_000
 TEXT_MAX = 2_000
 
 
-class OutcomeForm(FlaskForm):
+class OutcomeForm(Form):
     """Draft (and, with a reason, correct) an outcome."""
 
     title = StringField(_l("Title"), validators=[Optional(), Length(max=200)])
@@ -43,25 +44,25 @@ class CorrectionForm(OutcomeForm):
     )
 
 
-class ObjectionForm(FlaskForm):
+class ObjectionForm(Form):
     reason = TextAreaField(
         _l("Your objection and its reason"), validators=[Optional(), Length(max=TEXT_MAX)]
     )
 
 
-class AnswerForm(FlaskForm):
+class AnswerForm(Form):
     answer = TextAreaField(_l("Answer (public)"), validators=[Optional(), Length(max=TEXT_MAX)])
 
 
-class ProgressForm(FlaskForm):
+class ProgressForm(Form):
     percent = IntegerField(_l("Progress in percent (0–100)"), validators=[Optional()])
     note = TextAreaField(_l("What was done"), validators=[Optional(), Length(max=TEXT_MAX)])
 
 
-class RatingForm(FlaskForm):
+class RatingForm(Form):
     stars = IntegerField(_l("Your rating (1–5 stars)"), validators=[Optional()])
     comment = TextAreaField(_l("Comment (optional)"), validators=[Optional(), Length(max=TEXT_MAX)])
 
 
-class EmptyForm(FlaskForm):
+class EmptyForm(Form):
     """A button that posts (publish, complete): only the CSRF token."""

@@ -5,16 +5,17 @@ speaking time) are made by the service, so every edge answers with the same code
 """
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, IntegerField, StringField, TextAreaField
 from wtforms.validators import AnyOf, InputRequired, Length, NumberRange, Optional, Regexp
+
+from consult.core.forms import Form
 
 MAX_ID = 2**62
 #: A client-made message id: letters, digits and ``-_.:``, as a UUID is.
 CLIENT_ID = Regexp(r"^[A-Za-z0-9_.:-]{1,64}$", message=_l("Use 1–64 letters, digits or -_.:"))
 
 
-class RoomPayload(FlaskForm):
+class RoomPayload(Form):
     consultation_id = IntegerField(
         _l("Consultation"), validators=[InputRequired(), NumberRange(min=1, max=MAX_ID)]
     )
@@ -68,19 +69,19 @@ class MinorityPayload(RoomPayload):
     username = StringField(_l("Whose opinion"), validators=[Optional(), Length(max=64)])
 
 
-class MessagesQuery(FlaskForm):
+class MessagesQuery(Form):
     after = IntegerField(_l("After"), validators=[Optional(), NumberRange(min=0, max=MAX_ID)])
     limit = IntegerField(_l("Limit"), validators=[Optional(), NumberRange(min=1, max=500)])
 
 
-class MessageBody(FlaskForm):
+class MessageBody(Form):
     """``POST /api/v1/consultations/<id>/messages``."""
 
     body = StringField(_l("Message"), validators=[Optional()])
     client_id = StringField(_l("Client message id"), validators=[Optional(), CLIENT_ID])
 
 
-class ComposerForm(FlaskForm):
+class ComposerForm(Form):
     """The page's composer; it works without JavaScript (a plain form post)."""
 
     body = TextAreaField(_l("Your message"), validators=[Optional()])

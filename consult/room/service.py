@@ -38,7 +38,7 @@ from consult.communities.service import is_member, membership
 from consult.consultations import service as consultations
 from consult.consultations.models import PARTICIPANT_ROLES, STATUSES, Consultation, Participant
 from consult.core import notify
-from consult.core.database import commit_keeping_loaded, lock_for_write
+from consult.core.database import commit_keeping_loaded, dialect_insert, lock_for_write
 from consult.core.markdown import render_light
 from consult.core.payload import check_text
 from consult.core.time import isoformat, utcnow
@@ -286,11 +286,7 @@ def _ensure_state(consultation_id: int) -> None:
         "floor_mode": "open",
         "updated_at": utcnow(),
     }
-    if _dialect() == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    db.session.execute(insert(RoomState).values(**values).on_conflict_do_nothing())
+    db.session.execute(dialect_insert(RoomState).values(**values).on_conflict_do_nothing())
 
 
 #: The room's row, locked until the commit (``FOR UPDATE`` where the database has it).

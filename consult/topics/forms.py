@@ -2,16 +2,17 @@
 the API payloads only check types, so that a too-long title is ``title_too_long``."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
+
+from consult.core.forms import Form
 
 from .models import CATEGORY_NAME_MAX, DESCRIPTION_MAX, OPINION_MAX, REASON_MAX, TITLE_MAX
 
 # --- pages ------------------------------------------------------------------------------------
 
 
-class TopicForm(FlaskForm):
+class TopicForm(Form):
     title = StringField(
         _l("Title"),
         validators=[InputRequired(), Length(max=TITLE_MAX)],
@@ -25,18 +26,18 @@ class TopicForm(FlaskForm):
     category = SelectField(_l("Category"), choices=[], validate_choice=False)
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """A button that only needs the CSRF token (support)."""
 
 
-class AcceptForm(FlaskForm):
+class AcceptForm(Form):
     title = StringField(
         _l("Title of the consultation (empty: the topic's title)"),
         validators=[Optional(), Length(max=200)],
     )
 
 
-class DeclineForm(FlaskForm):
+class DeclineForm(Form):
     reason = TextAreaField(
         _l("Reason (the proposer and every member see it)"),
         validators=[Optional(), Length(max=REASON_MAX)],
@@ -44,7 +45,7 @@ class DeclineForm(FlaskForm):
     )
 
 
-class CategoryForm(FlaskForm):
+class CategoryForm(Form):
     name = StringField(
         _l("Name"),
         validators=[InputRequired(), Length(max=CATEGORY_NAME_MAX)],
@@ -52,16 +53,16 @@ class CategoryForm(FlaskForm):
     )
 
 
-class CategoryEditForm(FlaskForm):
+class CategoryEditForm(Form):
     name = StringField(_l("Name"), validators=[Optional(), Length(max=CATEGORY_NAME_MAX)])
     action = StringField(validators=[InputRequired(), Length(max=16)])
 
 
-class AttendanceForm(FlaskForm):
+class AttendanceForm(Form):
     answer = StringField(validators=[InputRequired(), Length(max=8)])
 
 
-class OpinionForm(FlaskForm):
+class OpinionForm(Form):
     text = TextAreaField(
         _l("Your written opinion"),
         validators=[Optional(), Length(max=OPINION_MAX)],
@@ -72,29 +73,29 @@ class OpinionForm(FlaskForm):
 # --- API payloads -----------------------------------------------------------------------------
 
 
-class TopicPayload(FlaskForm):
+class TopicPayload(Form):
     title = StringField(validators=[Optional()])
     description = StringField(validators=[Optional()])
 
 
-class AcceptPayload(FlaskForm):
+class AcceptPayload(Form):
     title = StringField(validators=[Optional()])
 
 
-class DeclinePayload(FlaskForm):
+class DeclinePayload(Form):
     reason = StringField(validators=[Optional()])
 
 
-class CategoryPayload(FlaskForm):
+class CategoryPayload(Form):
     name = StringField(validators=[Optional()])
     retired = BooleanField(validators=[Optional()])
 
 
-class AttendancePayload(FlaskForm):
+class AttendancePayload(Form):
     answer = StringField(validators=[Optional()])
 
 
-class OpinionPayload(FlaskForm):
+class OpinionPayload(Form):
     text = StringField(validators=[Optional()])
 
 
