@@ -742,8 +742,26 @@ def test_a_room_event_reads_its_user_with_the_consultation_in_one_statement(app,
     assert answer["ok"] is True, answer
     assert answer["message"]["author"]["username"] == "alice"
     (read,) = _reads_of_the_user(statements)
-    assert "JOIN consultation " in read and "JOIN participant " in read
+    for joined in ("consultation", "participant", "community", "membership"):
+        assert f"JOIN {joined} " in read, read
     assert statements[0] == read
+
+
+def test_a_join_asks_nothing_again_that_its_first_statement_read(app, room):
+    """A join's standing (may the joiner moderate? is the joiner a member?) is answered
+    from the first statement: neither the community nor the membership is read again."""
+    client = connect(app, "bob", via="token")
+    db.session.remove()
+    with statements_run() as statements:
+        answer = ack(client, "room:join", {"consultation_id": room})
+    assert answer["ok"] is True and answer["me"]["can_moderate"] is False, answer
+    assert answer["me"]["role"] == "voter"
+    # Up to the visit's row: the standing. (What follows, the room's news and lists, runs at
+    # once in tests and in a task of its own on a server.)
+    visit = next(n for n, s in enumerate(statements) if s.startswith("INSERT INTO room_visit"))
+    for table in ("user", "consultation", "participant", "community", "membership"):
+        again = [s for s in statements[1:visit] if re.search(rf'\bFROM "?{table}"?(\s|$)', s)]
+        assert again == [], again
 
 
 def test_a_room_event_from_a_session_ended_elsewhere_is_refused(app, room):

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from consult import audit
 from consult.accounts.models import User
 from consult.accounts.service import create_user, find_user
-from consult.core.database import lock_for_write, remembered
+from consult.core.database import lock_for_write, remember, remembered
 from consult.core.payload import check_text
 from consult.core.time import zone
 from consult.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
@@ -33,6 +33,13 @@ _MEMBERSHIP = sa.select(Membership).where(
     Membership.community_id == sa.bindparam("community"),
     Membership.user_id == sa.bindparam("user"),
 )
+
+
+def remember_membership(community: Community, user_id: int, found) -> None:
+    """Keep ``community`` and ``user_id``'s membership of it (``found``), read elsewhere, as
+    :func:`membership` would have read them."""
+    remember(("community", community.id), community)  # held: the session holds it weakly
+    remember(("membership", community.id, user_id), found)
 
 
 def membership(user, community: Community) -> Membership | None:

@@ -11,7 +11,12 @@ from consult import audit
 from consult.accounts.models import User
 from consult.accounts.service import find_user, session_user_id
 from consult.communities.models import Community, Membership
-from consult.communities.service import can_chair, is_community_admin, membership
+from consult.communities.service import (
+    can_chair,
+    is_community_admin,
+    membership,
+    remember_membership,
+)
 from consult.core import notify
 from consult.core.database import remember, remembered
 from consult.core.payload import clean_text
@@ -55,15 +60,21 @@ _WITH_PARTICIPANT = (
 )
 
 
-#: A user, a consultation and the user's participation in it: what a live room's event
-#: reads first, in one statement (see :func:`preload_reader`).
+#: A user, a consultation, the user's participation in it, its community and the user's
+#: membership of that: what a live room's event reads first, in one statement (see
+#: :func:`preload_reader`).
 _READER_WITH_CONSULTATION = (
-    sa.select(User, Consultation, Participant)
+    sa.select(User, Consultation, Participant, Community, Membership)
     .select_from(User)
     .outerjoin(Consultation, Consultation.id == sa.bindparam("consultation"))
     .outerjoin(
         Participant,
         sa.and_(Participant.consultation_id == Consultation.id, Participant.user_id == User.id),
+    )
+    .outerjoin(Community, Community.id == Consultation.community_id)
+    .outerjoin(
+        Membership,
+        sa.and_(Membership.community_id == Community.id, Membership.user_id == User.id),
     )
     .where(User.id == sa.bindparam("user"))
 )
@@ -95,11 +106,13 @@ def remember_reading(key: int, user_id: int, consultation, found) -> None:
 
 def preload_reader(session_id, data: dict) -> None:
     """Before a Socket.IO event's user is loaded: read the user named by the session
-    together with the event's consultation (``data["consultation_id"]``) and their place in
-    it, in one statement. Flask-Login's loader then finds the user in the session, and
-    :func:`get_consultation` and :func:`participant` find their answers: a room event's
-    first three questions cost one round trip to the database instead of two. Nothing is
-    decided here; the user is checked by the loader, the payload by the event."""
+    together with the event's consultation (``data["consultation_id"]``), their place in it
+    and their membership of its community, in one statement. Flask-Login's loader then
+    finds the user in the session, and :func:`get_consultation`, :func:`participant` and
+    ``membership`` find their answers: a room event's first questions cost one round trip
+    to the database instead of four (a join's standing asks whether the joiner is an admin
+    of the community). Nothing is decided here; the user is checked by the loader, the
+    payload by the event."""
     user_id = session_user_id(session_id)
     key = _consultation_key(data.get("consultation_id"))
     if user_id is None or key is None:
@@ -107,9 +120,12 @@ def preload_reader(session_id, data: dict) -> None:
     params = {"consultation": key, "user": user_id}
     row = db.session.execute(_READER_WITH_CONSULTATION, params).first()
     if row is not None:
+        user, consultation, found, community, member = row
         # The session holds what it loaded only weakly: keep the user until the loader asks.
-        remember(("user", user_id), row[0])
-        remember_reading(key, user_id, row[1], row[2])
+        remember(("user", user_id), user)
+        remember_reading(key, user_id, consultation, found)
+        if community is not None:
+            remember_membership(community, user_id, member)
 
 
 def get_consultation(consultation_id, reader=None) -> Consultation:
