@@ -1,5 +1,6 @@
 """Vote services against a real SQLite file: opening, ballots (open and secret), closing,
-deadlines, minority opinions and the integrity the schema keeps by itself."""
+deadlines, minority opinions and the integrity the schema keeps by itself; and on
+PostgreSQL, where ballots of one vote are cast side by side, what that must not change."""
 
 import threading
 import time

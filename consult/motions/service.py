@@ -737,7 +737,6 @@ def _settings_detail(vote: Vote) -> dict:
 
 
 def eligible_usernames(vote: Vote) -> list[str]:
-
     return list(
         db.session.scalars(
             sa.select(User.username)
