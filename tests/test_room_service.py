@@ -154,6 +154,32 @@ def test_joiners_arriving_while_the_room_lists_are_read_share_that_reading(app, 
     assert readings == [cid, cid]
 
 
+def test_room_lists_read_while_a_change_is_announced_are_not_kept(app, room, monkeypatch):
+    """A change announced while a joiner reads the room's lists may be newer than what was
+    read: that joiner uses what it read (the announcement reaches it in the room), but the
+    next joiner reads the lists again instead of being given the older ones."""
+    app.config["ROOM_LIST_CACHE_SECONDS"] = 60
+    cid = room.id
+    read = service._read_lists
+    readings = []
+
+    def read_during_a_change(consultation):
+        lists = read(consultation)
+        readings.append(consultation.id)
+        if len(readings) == 1:  # a mute is announced after this reading, before it is kept
+            service._forget_lists("participant:muted", {"consultation_id": cid}, None)
+        return lists
+
+    monkeypatch.setattr(service, "_read_lists", read_during_a_change)
+    service._lists.pop(cid, None)
+    service._room_lists(room)
+    assert cid not in service._lists
+    service._room_lists(room)
+    assert readings == [cid, cid]
+    service._room_lists(room)  # the second reading saw no change: it is shared
+    assert readings == [cid, cid]
+
+
 def test_idempotent_client_id(app, room):
     first = service.post_message(user("alice"), room, "hello", "same")
     again = service.post_message(user("alice"), room, "hello (edited?)", "same")

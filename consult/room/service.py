@@ -582,6 +582,9 @@ def consultation_dict(consultation: Consultation) -> dict:
 
 _lists: dict[int, tuple[float, dict]] = {}
 _lists_lock = threading.Lock()
+#: How many changes to each room's lists this process has announced: lists read while one
+#: was announced are not kept (they may be older than the change).
+_list_changes: dict[int, int] = {}
 #: One reader of a room's lists at a time; whoever comes meanwhile waits and shares them.
 _readers: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 #: Announcements after which a room's lists are read again.
@@ -611,10 +614,11 @@ def _room_lists(consultation: Consultation) -> dict:
     as long as the room. They are reused for ``ROOM_LIST_CACHE_SECONDS`` (1 s) and dropped at
     once when this process announces a change to them; a change between reading and
     announcing reaches the joiner with that announcement, as the joiner is already in the
-    Socket.IO room. (With several processes, another process's change can be up to that long
-    older than the list; the next presence event about that person corrects it.) When they
-    have been dropped, one joiner reads them and those joining meanwhile wait for that
-    reading rather than each making their own."""
+    Socket.IO room, and the lists read meanwhile are not kept for those joining later. (With
+    several processes, another process's change can be up to that long older than the list;
+    the next presence event about that person corrects it.) When they have been dropped, one
+    joiner reads them and those joining meanwhile wait for that reading rather than each
+    making their own."""
     ttl = current_app.config.get("ROOM_LIST_CACHE_SECONDS", 0)
     if not ttl:
         return _read_lists(consultation)
@@ -630,19 +634,24 @@ def _room_lists(consultation: Consultation) -> dict:
         if lists is not None:
             return lists
         until = time.monotonic() + ttl
+        with _lists_lock:
+            changes = _list_changes.get(consultation.id, 0)
         lists = _read_lists(consultation)
         with _lists_lock:
             now = time.monotonic()
             for stale in [cid for cid, (ends, _) in _lists.items() if ends <= now]:
                 del _lists[stale]  # rooms nobody joined lately keep nothing
-            _lists[consultation.id] = (until, lists)
+            if _list_changes.get(consultation.id, 0) == changes:
+                _lists[consultation.id] = (until, lists)
     return lists
 
 
 def _forget_lists(event: str, payload, room) -> None:
     if event in LIST_CHANGING_EVENTS and isinstance(payload, dict):
+        cid = payload.get("consultation_id")
         with _lists_lock:
-            _lists.pop(payload.get("consultation_id"), None)
+            _lists.pop(cid, None)
+            _list_changes[cid] = _list_changes.get(cid, 0) + 1
 
 
 def snapshot(user, consultation: Consultation, me: dict | None = None) -> dict:
