@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import requests
 import socketio
+import uvloop
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -37,6 +39,11 @@ MODES = ["eventlet", "gevent", "threading"]
 #: pause of the server or of the clients' process decided it. With 100 messages, one slow
 #: message's deliveries are the slowest 1%, and the p99 is the slowest of the others.
 MIN_DELIVERIES = 10_000
+#: From 500 clients on, 20 messages are sent in one second and their p99 lies within one
+#: message's deliveries again: one pause of either process in that second decided it (the bare
+#: server's own p99 at 500 clients ranged 351–843 ms over four runs). Such a fan-out is measured
+#: in rounds (``--rounds``, 3 by default), and each figure is the rounds' median.
+ROUND_FIGURES = ("p50_ms", "p99_ms", "max_ms", "deliveries_per_s")
 
 
 # --- servers -----------------------------------------------------------------------------
@@ -73,6 +80,87 @@ class Server:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+
+
+class Clients:
+    """A room's clients in a process of their own (``bench/run.py --clients URL``), asked one
+    thing at a time: a line of JSON each way. Two rooms' clients in one process slowed each
+    other (more to read, longer collections), so the bare server's and Yiting's are apart."""
+
+    def __init__(self, url: str, tokens: list[str] | None, log: Path):
+        self.url = url
+        self.tokens = tokens
+        self.log = log
+        self.process = None
+
+    def __enter__(self):
+        self.process = subprocess.Popen(
+            [PYTHON, "bench/run.py", "--clients", self.url], cwd=ROOT, text=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log.open("ab"),
+        )  # fmt: skip
+        self.ask("start", tokens=self.tokens)
+        return self
+
+    def ask(self, do: str, **command) -> dict:
+        self.process.stdin.write(json.dumps({"do": do, **command}) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the clients of {self.url} exited; see {self.log}")
+        answer = json.loads(line)
+        if "error" in answer:
+            raise RuntimeError(f"{do}: {answer['error']}")
+        return answer
+
+    def __exit__(self, *exc):
+        try:
+            self.process.stdin.write(json.dumps({"do": "close"}) + "\n")
+            self.process.stdin.close()
+            self.process.wait(timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            self.process.kill()
+            self.process.wait()
+
+
+async def serve_clients(url: str) -> None:
+    """The other end of :class:`Clients`: a room of clients of ``url``, doing as asked."""
+    loop = asyncio.get_running_loop()
+    room: Room | None = None
+
+    async def start(tokens):
+        nonlocal room
+        room = Room(url, tokens, 1)
+        return {}
+
+    async def grow(size):
+        await room.grow(size)
+        return {}
+
+    async def first():
+        return {"ms": await room.first()}
+
+    async def standing():
+        return room.standing()
+
+    async def burst(chair, seconder, voters):
+        return await vote_burst(room, chair, seconder, voters)
+
+    asked = {"start": start, "grow": grow, "first": first, "round": lambda **kw: room.round(**kw),
+             "standing": standing, "burst": burst}  # fmt: skip
+    try:
+        while line := await loop.run_in_executor(None, sys.stdin.readline):
+            command = json.loads(line)
+            do = command.pop("do")
+            if do == "close":
+                break
+            try:
+                answer = await asked[do](**command)
+            except Exception as error:  # noqa: BLE001 — told to the asker, who stops
+                answer = {"error": repr(error)}
+            print(json.dumps(answer), flush=True)
+    finally:
+        if room is not None:
+            await room.close()
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -164,19 +252,30 @@ class Room:
                 return
             await asyncio.sleep(0.01)
 
-    async def fan_out(self, messages: int, rate: float) -> dict:
-        """One client posts ``messages`` at ``rate`` per second; every client should get each.
-
-        One message goes first, unmeasured: the first message a server process handles
-        compiles the statements a message runs, once per process (10–15 ms on a 2-core machine).
-        The time until every client had it is reported apart, as ``first_message_ms``."""
-        clients = len(self.clients)
+    async def first(self) -> float:
+        """One message, unmeasured by the rounds: the first message a server process handles
+        compiles the statements a message runs (10–15 ms on a 2-core machine). Returns the
+        time until every client had it, in ms (reported apart, as ``first_message_ms``)."""
         for mine in self.received:
             mine.clear()
-        first_sent = await self._send(f"bench:first:{uuid.uuid4().hex[:8]}")
-        await self._arrivals(clients)
-        first_ms = (max((t for m in self.received for t in m.values()), default=first_sent)
-                    - first_sent) * 1000  # fmt: skip
+        sent = await self._send(f"bench:first:{uuid.uuid4().hex[:8]}")
+        await self._arrivals(len(self.clients))
+        return (max((t for m in self.received for t in m.values()), default=sent) - sent) * 1000
+
+    def standing(self) -> dict:
+        """How many are in the room, how long it took them to join, and who was dropped."""
+        return {
+            "clients": len(self.clients),
+            "join_s": round(self.join_seconds, 2),
+            "join_p50_ms": round(percentile(self.join_times, 0.50), 1),
+            "join_p99_ms": round(percentile(self.join_times, 0.99), 1),
+            "dropped_connections": self.dropped,
+            "drop_reasons": dict(self.drop_reasons),
+        }
+
+    async def round(self, messages: int, rate: float) -> dict:
+        """One round of the fan-out: one client posts ``messages`` at ``rate`` per second and
+        every client should get each. Returns the latencies' p50/p99/max and deliveries/s."""
         for mine in self.received:
             mine.clear()
         sent_at: dict[str, float] = {}
@@ -186,31 +285,20 @@ class Room:
             body = f"bench:{n}:{uuid.uuid4().hex[:8]}"
             sent_at[body] = await self._send(body)
             await asyncio.sleep(max(0.0, send_started + (n + 1) * interval - time.perf_counter()))
-        expected = messages * clients
-        await self._arrivals(expected)
+        await self._arrivals(messages * len(self.clients))
         latencies = [
             (arrived - sent_at[body]) * 1000
             for mine in self.received
             for body, arrived in mine.items()
             if body in sent_at
         ]
-        delivered = len(latencies)
         last = max((t for mine in self.received for t in mine.values()), default=send_started)
         return {
-            "clients": clients,
-            "messages": messages,
-            "join_s": round(self.join_seconds, 2),
-            "join_p50_ms": round(percentile(self.join_times, 0.50), 1),
-            "join_p99_ms": round(percentile(self.join_times, 0.99), 1),
-            "delivered": delivered,
-            "expected": expected,
-            "dropped_connections": self.dropped,
-            "drop_reasons": dict(self.drop_reasons),
+            "delivered": len(latencies),
             "p50_ms": round(percentile(latencies, 0.50), 1),
             "p99_ms": round(percentile(latencies, 0.99), 1),
             "max_ms": round(max(latencies, default=float("nan")), 1),
-            "deliveries_per_s": round(delivered / max(1e-6, last - send_started), 1),
-            "first_message_ms": round(first_ms, 1),
+            "deliveries_per_s": round(len(latencies) / max(1e-6, last - send_started), 1),
         }
 
     async def close(self) -> None:
@@ -442,35 +530,22 @@ def run(args) -> dict:
             began = time.perf_counter()
             sizes, voters = for_mode(args, mode)
             log = Path(tempfile.mkdtemp(prefix="yiting-bench-log-"))
-            with Server("bench/bare_server.py", mode, {}, log / f"bare-{mode}.log") as bare:
-                bare_rows = asyncio.run(grow_and_measure(bare.url, None, sizes, 0, args))
             for kind in args.databases:
                 env, folder, tokens = databases.fresh(kind, f"bench_{mode}")
                 env = {**env, "ROOM_RATE_LIMIT_COUNT": "100000"}
-                with Server("app.py", mode, env, folder / f"yiting-{mode}.log") as app:
-                    chair, seconder = login(app.url, "chair"), login(app.url, "alice")
-                    try:
-                        rows, burst = asyncio.run(
-                            grow_and_measure(app.url, tokens, sizes, voters, args, chair, seconder)
-                        )
-                    except Exception as error:  # noqa: BLE001 — say it, go on
-                        failure = {"mode": mode, "database": kind, "error": repr(error)}
-                        results["failures"].append(failure)
-                        print(f"{mode:<9} {kind:<8} FAILED: {error!r}", flush=True)
-                        rows, burst = {}, None
-                    for size, row in rows.items():
-                        bare_row = bare_rows[size]
-                        results["fan_out"].append({
-                            "mode": mode, "database": kind, "yiting": row, "bare": bare_row,
-                            "ratio_deliveries": round(
-                                row["deliveries_per_s"] / bare_row["deliveries_per_s"], 2
-                            ),
-                            "ratio_p99": round(row["p99_ms"] / bare_row["p99_ms"], 2),
-                        })  # fmt: skip
-                        print_row(results["fan_out"][-1])
-                    if burst is not None:
-                        results["vote_burst"].append({"mode": mode, "database": kind, **burst})
-                        print_burst(results["vote_burst"][-1])
+                try:
+                    rows, burst = side_by_side(args, mode, sizes, voters, env, tokens, log, kind)
+                except Exception as error:  # noqa: BLE001 — say it, go on
+                    failure = {"mode": mode, "database": kind, "error": repr(error)}
+                    results["failures"].append(failure)
+                    print(f"{mode:<9} {kind:<8} FAILED: {error!r}", flush=True)
+                    rows, burst = [], None
+                for row in rows:
+                    results["fan_out"].append({"mode": mode, "database": kind, **row})
+                    print_row(results["fan_out"][-1])
+                if burst is not None:
+                    results["vote_burst"].append({"mode": mode, "database": kind, **burst})
+                    print_burst(results["vote_burst"][-1])
                 if args.outcomes and mode == args.modes[0]:
                     for row in notice_bench(env, folder, mode, args.outcomes, args.seconds):
                         results["notice"].append({"mode": mode, "database": kind, **row})
@@ -496,6 +571,12 @@ def for_mode(args, mode: str) -> tuple[list[int], int]:
     return sizes, min(args.voters, max(sizes))
 
 
+def rounds_for(args, messages: int) -> int:
+    """How many rounds a fan-out of ``messages`` is measured in: one if its slowest 1% of
+    deliveries holds more than one message's (100 messages or more), else ``--rounds``."""
+    return 1 if messages >= 100 else args.rounds
+
+
 def messages_for(args, size: int) -> int:
     """How many messages the fan-out at ``size`` clients sends: ``--messages`` if given, else
     20 and more in a small room (``MIN_DELIVERIES``)."""
@@ -504,22 +585,61 @@ def messages_for(args, size: int) -> int:
     return max(20, -(-MIN_DELIVERIES // size))
 
 
-async def grow_and_measure(url, tokens, sizes, voters, args, chair=None, seconder=None):
-    """The room grows through ``sizes``, measured at each; then (Yiting only) the vote burst
-    of ``voters`` with the clients already in the room."""
-    room = Room(url, tokens, 1)
-    rows, burst = {}, None
-    try:
+def side_by_side(args, mode, sizes, voters, env, tokens, log, kind) -> tuple[list, dict | None]:
+    """The bare server and Yiting on one database, each with its room's clients in a process
+    of their own, filled to each size in turn and measured in alternate rounds (bare, Yiting;
+    Yiting, bare; …), so that both meet the same moments of a machine whose speed varies from
+    second to second; then (Yiting) the vote burst. Returns the fan-out rows and the burst."""
+    rows = []
+    with (
+        Server("bench/bare_server.py", mode, {}, log / f"bare-{mode}-{kind}.log") as bare,
+        Clients(bare.url, None, log / f"bare-clients-{mode}-{kind}.log") as bare_room,
+        Server("app.py", mode, env, log / f"yiting-{mode}-{kind}.log") as app,
+        Clients(app.url, tokens, log / f"yiting-clients-{mode}-{kind}.log") as room,
+    ):
+        rooms = {"bare": bare_room, "yiting": room}
         for size in sorted(sizes):
-            await room.grow(size)
-            await asyncio.sleep(0.6)  # the joins' presence news (every 0.5 s) has gone out
-            rows[size] = await room.fan_out(messages_for(args, size), args.rate)
-            print(f"  {'yiting' if chair else 'bare':<6} {size:>5}: {rows[size]}", flush=True)
-        if chair and voters:
-            burst = await vote_burst(room, chair, seconder, voters)
-    finally:
-        await room.close()
-    return (rows, burst) if chair else rows
+            for clients in rooms.values():
+                clients.ask("grow", size=size)
+            time.sleep(0.6)  # the joins' presence news (every 0.5 s) has gone out
+            first = {name: clients.ask("first")["ms"] for name, clients in rooms.items()}
+            messages = messages_for(args, size)
+            measured: dict[str, list[dict]] = {name: [] for name in rooms}
+            for turn in range(rounds_for(args, messages)):
+                for name in list(rooms)[:: 1 if turn % 2 == 0 else -1]:
+                    measured[name].append(
+                        rooms[name].ask("round", messages=messages, rate=args.rate)
+                    )
+            row = {
+                name: fan_out_row(clients.ask("standing"), messages, measured[name], first[name])
+                for name, clients in rooms.items()
+            }
+            y, b = row["yiting"], row["bare"]
+            row["ratio_deliveries"] = round(y["deliveries_per_s"] / b["deliveries_per_s"], 2)
+            row["ratio_p99"] = round(y["p99_ms"] / b["p99_ms"], 2)
+            rows.append(row)
+        burst = None
+        if voters:
+            burst = room.ask(
+                "burst", chair=login(app.url, "chair"), seconder=login(app.url, "alice"),
+                voters=voters,
+            )  # fmt: skip
+    return rows, burst
+
+
+def fan_out_row(standing: dict, messages: int, measured: list[dict], first_ms: float) -> dict:
+    """A fan-out's row: each figure is its rounds' median; every round is kept."""
+    middle = {key: statistics.median(r[key] for r in measured) for key in ROUND_FIGURES}
+    return {
+        **standing,
+        "messages": messages,
+        "rounds": len(measured),
+        "delivered": sum(r["delivered"] for r in measured),
+        "expected": messages * standing["clients"] * len(measured),
+        **{key: round(value, 1) for key, value in middle.items()},
+        "first_message_ms": round(first_ms, 1),
+        "each_round": measured,
+    }
 
 
 def print_row(row: dict) -> None:
@@ -573,11 +693,20 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=float, default=None, help="per notice page load")
     parser.add_argument("--rate", type=float, default=20.0, help="messages per second")
     parser.add_argument(
+        "--rounds", type=int, default=3,
+        help="rounds of a fan-out of fewer than 100 messages (its figures: their median)",
+    )  # fmt: skip
+    parser.add_argument(
         "--threading-max", type=int, default=500,
         help="the largest room (and vote burst) in threading mode (0: as for the others)",
     )  # fmt: skip
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "latest.json"))
+    parser.add_argument("--clients", help=argparse.SUPPRESS)  # a room's clients (Clients)
     args = parser.parse_args(argv)
+    if args.clients:
+        # uvloop: the clients' reading costs less of the two cores the servers need too.
+        uvloop.run(serve_clients(args.clients))
+        return 0
     args.modes = args.modes.split(",")
     args.databases = args.databases.split(",")
     default_sizes = "20" if args.quick else "100,500,1000"

@@ -1,5 +1,5 @@
-"""The benchmark's quick run, so that it cannot rot: every message delivered, the vote
-tally exact, the notice board answering — on SQLite and on PostgreSQL."""
+"""The benchmark's quick run, so that it cannot rot: every message delivered in every
+round, the vote tally exact, the notice board answering — on SQLite and on PostgreSQL."""
 
 import json
 import subprocess
@@ -27,8 +27,17 @@ def test_quick_benchmark_runs_and_counts_right(tmp_path):
     assert {row["database"] for row in results["fan_out"]} == {"sqlite", "postgres"}
     for row in results["fan_out"]:
         for server in ("yiting", "bare"):
-            assert row[server]["delivered"] == row[server]["expected"] > 0, row
-            assert row[server]["dropped_connections"] == 0, row
+            measured = row[server]
+            assert measured["delivered"] == measured["expected"] > 0, row
+            assert measured["dropped_connections"] == 0, row
+            # 5 messages a round: measured in 3 rounds, each figure their median
+            rounds = measured["each_round"]
+            assert measured["rounds"] == len(rounds) == 3, row
+            assert [r["delivered"] for r in rounds] == [5 * measured["clients"]] * 3, row
+            for figure in ("p50_ms", "p99_ms", "deliveries_per_s"):
+                assert measured[figure] == sorted(r[figure] for r in rounds)[1], row
+        ratio = row["yiting"]["p99_ms"] / row["bare"]["p99_ms"]
+        assert row["ratio_p99"] == round(ratio, 2), row
     assert len(results["vote_burst"]) == 2
     for burst in results["vote_burst"]:
         assert burst["exact"], burst
