@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from flask import g
 from flask.ctx import RequestContext
+from flask.sessions import SecureCookieSessionInterface
 
 from consult.extensions import db, socketio
 from consult.room.models import FloorOpinion, HandRaise, Message, RoomMute, RoomVisit
@@ -88,6 +89,29 @@ def people(app, room):
     for client in clients.values():
         client.get_received()
     return clients
+
+
+def test_events_after_the_connect_do_not_open_the_session_cookie_again(
+    app, room, people, monkeypatch
+):
+    """Flask-SocketIO keeps the connection's copy of the session; an event does not verify
+    and decode the cookie again only for that copy to replace it."""
+    opened = []
+    cookie_session = SecureCookieSessionInterface.open_session
+
+    def counted(self, flask_app, request):
+        opened.append(request.environ.get("PATH_INFO"))
+        return cookie_session(self, flask_app, request)
+
+    monkeypatch.setattr(SecureCookieSessionInterface, "open_session", counted)
+    alice = people["alice"]  # signed in with the session cookie
+    for n in range(3):
+        answer = send(alice, room, f"hello {n}", f"session-{n}")
+        assert answer["ok"] and answer["message"]["author"]["username"] == "alice", answer
+    assert opened == []
+    carol = connect(app, "carol")  # signing in and connecting still read the cookie
+    assert len(opened) >= 2
+    assert ack(carol, "room:join", {"consultation_id": room})["ok"]
 
 
 def make_consultation(actor_name, access="open", to=("announced", "live"), title="Bike shed"):

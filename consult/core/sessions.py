@@ -3,8 +3,24 @@
 import time
 
 from flask import current_app, flash, session
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, not opened again for every Socket.IO event.
+
+    Flask-SocketIO handles each event in a request context made from the connection's
+    environ, so Flask verifies and decodes the session cookie each time, and then
+    Flask-SocketIO puts in its place the copy of the session it keeps for the connection
+    (``saved_session`` in the environ, made at the connect). That copy is given at once."""
+
+    def open_session(self, app, request):
+        saved = request.environ.get("saved_session")
+        if saved is not None:
+            return saved
+        return super().open_session(app, request)
 
 
 def start(session_obj=None) -> None:
@@ -36,6 +52,7 @@ def check() -> None:
 
 
 def init_app(app) -> None:
+    app.session_interface = SessionInterface()
     app.config.setdefault("SESSION_IDLE_SECONDS", 2 * 3600)
     app.config.setdefault("SESSION_ABSOLUTE_SECONDS", 12 * 3600)
     app.before_request(check)
