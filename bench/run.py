@@ -84,8 +84,8 @@ class Server:
 
 class Clients:
     """A room's clients in a process of their own (``bench/run.py --clients URL``), asked one
-    thing at a time: a line of JSON each way. Two rooms' clients in one process slowed each
-    other (more to read, longer collections), so the bare server's and Yiting's are apart."""
+    thing at a time: a line of JSON each way. With every room's clients in one process, the
+    rooms slowed each other's readings (docs/performance.md), so each room has its own."""
 
     def __init__(self, url: str, tokens: list[str] | None, log: Path):
         self.url = url
@@ -573,7 +573,7 @@ def for_mode(args, mode: str) -> tuple[list[int], int]:
 
 def rounds_for(args, messages: int) -> int:
     """How many rounds a fan-out of ``messages`` is measured in: one if its slowest 1% of
-    deliveries holds more than one message's (100 messages or more), else ``--rounds``."""
+    deliveries holds at least one message's (100 messages or more), else ``--rounds``."""
     return 1 if messages >= 100 else args.rounds
 
 
