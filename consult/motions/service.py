@@ -1216,7 +1216,6 @@ def counts_visible(vote: Vote) -> bool:
 
 def minority_opinions(vote: Vote) -> list[dict]:
     """Each ``{text, choice, source, author}`` (and ``author_name``, the display name)."""
-
     rows = list(
         db.session.scalars(
             sa.select(MinorityOpinion)
@@ -1246,7 +1245,6 @@ def receipts(vote: Vote) -> list[dict]:
 
 
 def _named_ballots(vote: Vote) -> list[dict]:
-
     rows = db.session.execute(
         sa.select(User.username, User.display_name, Ballot.choice)
         .join(User, User.id == Ballot.voter_id)
