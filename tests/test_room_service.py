@@ -440,24 +440,30 @@ def test_a_room_first_message_starts_its_counter(any_room):
 
 
 def test_a_message_on_postgresql_is_one_statement(pg_app):
-    """Once the room and the author's place in it are read (as a room event's first
-    statement reads them), a message costs PostgreSQL one statement and the commit."""
+    """Once the room, the author's place in it and their standing in its community are read
+    (as a room event's first statement reads them), a message costs PostgreSQL one
+    statement and the commit."""
     from consult.consultations.models import Consultation
 
     room = db.session.scalar(sa.select(Consultation))
     alice = user("alice")
     assert consultations.participant(alice, room).role == "voter"
+    assert service.is_moderator(alice, room) is False  # the community and membership
     with statements_run() as statements:
         message = service.post_message(alice, room, "one statement", "one-1")
     assert len(statements) == 1, statements
-    assert " ".join(statements[0].split()).startswith("WITH advanced AS (UPDATE room_state")
+    assert " ".join(statements[0].split()).startswith("WITH checks AS (SELECT")
     assert _room_counts(room)[1] == message.seq
 
 
-def test_a_resend_racing_its_original_stores_one_message_on_postgresql(pg_app):
+@pytest.mark.parametrize("autocommit", [False, True], ids=["transaction", "autocommit"])
+def test_a_resend_racing_its_original_stores_one_message_on_postgresql(pg_app, autocommit):
     """The same message sent twice at once (a client resending while the first is still in
-    flight, from two connections): one is stored, both answers are that message."""
+    flight, from two connections): one is stored, both answers are that message, and the
+    room's numbers stay contiguous (in autocommit, as ``message:send`` runs, the number the
+    losing resend took is given back)."""
     from consult.consultations.models import Consultation
+    from consult.core import database
 
     pg_app.config["ROOM_RATE_LIMIT_COUNT"] = 100
     cid = db.session.scalar(sa.select(Consultation.id))
@@ -468,6 +474,8 @@ def test_a_resend_racing_its_original_stores_one_message_on_postgresql(pg_app):
         try:
             for n in range(30):
                 start.wait()
+                if autocommit:
+                    database.autocommit()
                 room = consultations.get_consultation(cid)
                 message = service.post_message(user("erin"), room, f"hello {n}", f"twin-{n}")
                 answers.append((n, message.id))
@@ -483,7 +491,10 @@ def test_a_resend_racing_its_original_stores_one_message_on_postgresql(pg_app):
     assert len(stored) == 30
     ids = dict(stored)
     assert sorted(answers) == sorted((n, ids[f"twin-{n}"]) for n in range(30) for _ in range(2))
-    last_seq = _room_counts(db.session.get(Consultation, cid))[1]
-    assert last_seq == db.session.scalar(
-        sa.select(sa.func.max(Message.seq)).where(Message.consultation_id == cid)
+    seqs = list(
+        db.session.scalars(
+            sa.select(Message.seq).where(Message.consultation_id == cid).order_by(Message.seq)
+        )
     )
+    assert seqs == list(range(1, len(seqs) + 1))  # no number lost to a resend
+    assert _room_counts(db.session.get(Consultation, cid))[1] == seqs[-1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import re
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -801,3 +802,145 @@ def test_a_room_event_from_a_session_ended_elsewhere_is_refused(app, room):
     db.session.commit()
     assert error_code(send(client, room, "after sign-out", "ended-1")) == "unauthorized"
     assert message_count(room) == before
+
+
+@contextmanager
+def statements_and_transactions():
+    """The statements sent inside the block, each with its connection's state as it was
+    sent: ``(statement, autocommit, transaction status)``. A transaction status of ``IDLE``
+    in autocommit means no ``BEGIN`` went before the statement."""
+    run = []
+
+    def record(connection, cursor, statement, *args):
+        raw = connection.connection.driver_connection
+        run.append((" ".join(statement.split()), raw.autocommit, raw.info.transaction_status.name))
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield run
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+
+
+def _room_on_postgresql(pg_app):
+    from consult.consultations.models import Consultation
+    from consult.room.models import RoomState
+
+    cid = db.session.scalar(sa.select(Consultation.id))
+
+    def counts():
+        db.session.remove()
+        return message_count(cid), db.session.get(RoomState, cid).last_seq
+
+    return cid, counts
+
+
+def test_a_message_on_postgresql_is_two_round_trips_in_autocommit(pg_app):
+    """On PostgreSQL ``message:send`` reads its user and room (one statement) and checks and
+    writes the message (one more), each committing on its own: no ``BEGIN``, no ``COMMIT``.
+    The connection goes back to the pool as it came: the next unit of work is a
+    transaction."""
+    cid, counts = _room_on_postgresql(pg_app)
+    client = connect(pg_app, "alice", via="token")
+    assert ack(client, "room:join", {"consultation_id": cid})["ok"]
+    before = counts()
+    db.session.remove()
+    with statements_and_transactions() as run:
+        answer = send(client, cid, "two round trips", "pg-auto-1")
+    assert answer["ok"] is True and answer["message"]["body"] == "two round trips", answer
+    assert [(autocommit, status) for _, autocommit, status in run] == [(True, "IDLE")] * 2
+    assert run[0][0].startswith("SELECT") and 'FROM "user"' in run[0][0], run[0][0]
+    assert run[1][0].startswith("WITH checks AS"), run[1][0]
+    assert counts() == (before[0] + 1, before[1] + 1)
+    assert answer["message"]["id"] == before[1] + 1
+
+    raw = db.session.connection().connection.driver_connection
+    assert raw.autocommit is False
+    db.session.execute(sa.text("SELECT 1"))
+    assert raw.info.transaction_status.name == "INTRANS"
+
+
+def test_refusals_in_autocommit_write_nothing_on_postgresql(pg_app):
+    """Every refusal of ``message:send`` is told with its code and leaves the room's
+    messages and counter as they were, with no transaction opened for it; a resend is
+    answered with the stored message."""
+    from consult.accounts.service import find_user
+    from consult.consultations import service as consultations
+
+    pg_app.config.update(ROOM_RATE_LIMIT_COUNT=2, ROOM_RATE_LIMIT_SECONDS=60)
+    cid, counts = _room_on_postgresql(pg_app)
+    chair, alice, bob = (connect(pg_app, name, via="token") for name in ("chair", "alice", "bob"))
+    first = send(alice, cid, "first", "k1")
+    assert first["ok"] is True, first
+    before = counts()
+
+    def refused(client, body, client_id) -> str:
+        db.session.remove()  # the test's reads are not the event's
+        with statements_and_transactions() as run:
+            code = error_code(send(client, cid, body, client_id))
+        assert {(autocommit, status) for _, autocommit, status in run} == {(True, "IDLE")}
+        assert counts() == before
+        return code
+
+    # A body refused anyway is told after a resend and a closed room are ruled out, under
+    # the room's lock, as on SQLite.
+    assert error_code(send(alice, cid, "", "k2")) == "empty_message"
+    assert counts() == before
+
+    again = send(alice, cid, "first, edited?", "k1")
+    assert again["duplicate"] is True and again["message"]["id"] == first["message"]["id"]
+    assert counts() == before
+
+    assert ack(chair, "floor:mode", {"consultation_id": cid, "mode": "moderated"})["ok"]
+    before = counts()
+    assert refused(bob, "may I?", "k3") == "floor_not_held"
+    assert ack(chair, "floor:mode", {"consultation_id": cid, "mode": "open"})["ok"]
+    assert ack(chair, "participant:mute", {"consultation_id": cid, "username": "bob"})["ok"]
+    before = counts()
+    assert refused(bob, "hello?", "k4") == "muted"
+    assert send(alice, cid, "second", "k5")["ok"] is True
+    before = counts()
+    assert refused(alice, "third", "k6") == "rate_limited"
+    db.session.remove()
+    consultations.transition(find_user("chair"), consultations.get_consultation(cid), "closed")
+    before = counts()
+    assert refused(alice, "too late", "k7") == "room_closed"
+    assert send(alice, cid, "second", "k5")["duplicate"] is True
+    assert counts() == before
+
+
+def test_a_members_first_message_joins_them_in_one_transaction_on_postgresql(pg_app):
+    """A member of an open consultation who is not yet a participant takes part by posting:
+    the participation and its audit entry are written in a transaction started for them
+    (never a statement committed alone), and the audit chain still holds."""
+    from consult import audit
+    from consult.accounts.service import find_user
+    from consult.consultations.models import Participant
+
+    cid, counts = _room_on_postgresql(pg_app)
+    dave = find_user("dave").id
+    db.session.execute(
+        sa.delete(Participant).where(
+            Participant.consultation_id == cid, Participant.user_id == dave
+        )
+    )
+    db.session.commit()
+    client = connect(pg_app, "dave", via="token")
+    before = counts()
+    db.session.remove()  # the test's reads are not the event's
+    with statements_and_transactions() as run:
+        answer = send(client, cid, "my first words", "dave-1")
+    assert answer["ok"] is True, answer
+    writes = [(s.split(" (")[0], status) for s, _, status in run if s.startswith("INSERT")]
+    assert ("INSERT INTO participant", "INTRANS") in writes, writes
+    assert ("INSERT INTO audit_entry", "INTRANS") in writes, writes
+    assert counts() == (before[0] + 1, before[1] + 1)
+    db.session.remove()
+    role = db.session.scalar(
+        sa.select(Participant.role).where(
+            Participant.consultation_id == cid, Participant.user_id == dave
+        )
+    )
+    assert role == "voter"
+    checked, broken = audit.verify()
+    assert broken is None and checked > 0

@@ -37,10 +37,9 @@ def entry_hash(prev_hash: str, at, actor_id, action, target_type, target_id, det
 
 def _last_hash() -> str:
     session = db.session
+    lock_for_write(session)
     if session.get_bind().dialect.name == "postgresql":
         session.execute(sa.select(sa.func.pg_advisory_xact_lock(_ADVISORY_LOCK)))
-    else:
-        lock_for_write(session)
     pending = session.info.get("audit_last")
     if pending is not None and pending in session.new:
         return pending.hash

@@ -18,7 +18,7 @@ from consult.communities.service import (
     remember_membership,
 )
 from consult.core import notify
-from consult.core.database import remember, remembered
+from consult.core.database import lock_for_write, remember, remembered
 from consult.core.payload import clean_text
 from consult.core.time import isoformat, utcnow
 from consult.errors import Conflict, Forbidden, Invalid, NotFound
@@ -363,6 +363,7 @@ def ensure_participant(user, consultation: Consultation, announce: bool = True) 
     if found is not None:
         return found
     if consultation.access == "open" and membership(user, consultation.community) is not None:
+        lock_for_write()
         found = Participant(
             consultation_id=consultation.id, user_id=user.id, role="voter", invited=False
         )

@@ -17,6 +17,7 @@ from flask_login import current_user, login_user
 from flask_socketio import ConnectionRefusedError, join_room
 from socketio import packet as socketio_packet
 
+from consult.core import database
 from consult.core.database import database_turn
 from consult.errors import BadRequest, DomainError, Unauthorized
 from consult.extensions import db, socketio
@@ -174,8 +175,12 @@ def _failure(error: DomainError) -> dict:
     return {"ok": False, "error": {"code": error.code, "message": error.message}}
 
 
-def socket_event(name: str, namespace: str | None = None):
-    """Register a handler that always answers through the acknowledgement."""
+def socket_event(name: str, namespace: str | None = None, autocommit: bool = False):
+    """Register a handler that always answers through the acknowledgement.
+
+    ``autocommit``: on PostgreSQL the event's statements commit on their own until it takes
+    the write lock (:func:`consult.core.database.autocommit`), for a handler whose reads
+    need no common snapshot and which writes in one statement or under the lock."""
 
     def decorator(handler):
         EVENTS.add(name)
@@ -185,6 +190,8 @@ def socket_event(name: str, namespace: str | None = None):
             fresh_request_state()
             try:
                 with database_turn():
+                    if autocommit:
+                        database.autocommit()
                     _preload(data)
                     if not current_user.is_authenticated:
                         raise Unauthorized("unauthorized", _("Sign in to join the room."))

@@ -71,7 +71,7 @@ def room_leave(data):
     return {}
 
 
-@socket_event("message:send")
+@socket_event("message:send", autocommit=True)
 def message_send(data):
     """``{consultation_id, body, client_id, announcement?}`` → ``{message, duplicate}``."""
     form = parse(SendPayload, data)

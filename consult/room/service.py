@@ -920,20 +920,47 @@ _NEW_MESSAGE_ADVANCING = _NEW_MESSAGE.add_cte(_ADVANCE_ROOM.cte("advanced"))
 
 
 def _checked_new_message():
-    """PostgreSQL: a message's lock, checks and write in one statement (one round trip).
+    """PostgreSQL: a message's checks and write in one statement (one round trip), which
+    writes nothing that fails them.
 
-    The counter's ``UPDATE`` locks the room's row and returns it (its floor) with the next
-    ``seq``; the ``INSERT`` takes that ``seq`` and does nothing if the author already sent
-    this ``client_id``; the checks of ``_MESSAGE_CHECKS`` are read beside them. The caller
-    makes its checks on the answer and rolls back a refusal, the message with it."""
+    ``checks`` reads what ``_MESSAGE_CHECKS`` reads beside the room's row: the message the
+    author already sent with this ``client_id``, the consultation's status, the author's
+    mute and how many messages they posted since ``since``. The counter's ``UPDATE`` locks
+    the room's row and advances it only if those pass and the floor lets the author speak
+    (``moderator``: they run the room); the ``INSERT`` takes that ``seq`` and does nothing
+    if a resend raced it. The answer has the checks and the room's floor as read, for the
+    caller to tell a refusal; one row, whatever happened."""
     from sqlalchemy.dialects.postgresql import insert
 
     room, table = RoomState.__table__, Message.__table__
+    stored, status, muted, recent = _MESSAGE_CHECKS.selected_columns[-4:]
+    checks = sa.select(
+        stored.label("stored_id"), status.label("status"), muted.label("muted"),
+        recent.label("recent"),
+    ).cte("checks")  # fmt: skip
+    at = sa.bindparam("at", type_=table.c.created_at.type)
+    floor_lets_speak = sa.or_(
+        room.c.floor_mode != "moderated",
+        sa.bindparam("moderator", type_=sa.Boolean),
+        sa.and_(
+            room.c.floor_holder_id == sa.bindparam("user"),
+            sa.or_(room.c.floor_until.is_(None), room.c.floor_until > at),
+        ),
+    )
     advanced = (
         sa.update(room)
-        .where(room.c.consultation_id == sa.bindparam("room"))
-        .values(last_seq=room.c.last_seq + 1, updated_at=sa.bindparam("at"))
-        .returning(room.c.last_seq, room.c.floor_mode, room.c.floor_holder_id, room.c.floor_until)
+        .where(
+            room.c.consultation_id == sa.bindparam("room"),
+            sa.exists().where(
+                checks.c.stored_id.is_(None),
+                checks.c.status == "live",
+                sa.not_(checks.c.muted),
+                checks.c.recent < sa.bindparam("limit", type_=sa.Integer),
+            ),
+            floor_lets_speak,
+        )
+        .values(last_seq=room.c.last_seq + 1, updated_at=at)
+        .returning(room.c.last_seq)
         .cte("advanced")
     )
     columns = ("consultation_id", "seq", "author_id", "kind", "body", "client_id", "hidden")
@@ -945,7 +972,7 @@ def _checked_new_message():
         sa.bindparam("text", type_=table.c.body.type),
         sa.bindparam("client", type_=table.c.client_id.type),
         sa.false(),
-        sa.bindparam("at", type_=table.c.created_at.type),
+        at,
     )
     inserted = (
         insert(table)
@@ -954,15 +981,14 @@ def _checked_new_message():
         .returning(table.c.id)
         .cte("inserted")
     )
-    checks = _MESSAGE_CHECKS.selected_columns[-3:]  # status, muted, recent
     return sa.select(
         sa.select(inserted.c.id).scalar_subquery().label("message_id"),
-        advanced.c.last_seq,
-        advanced.c.floor_mode,
-        advanced.c.floor_holder_id,
-        advanced.c.floor_until,
-        *checks,
-    )
+        sa.select(advanced.c.last_seq).scalar_subquery().label("taken"),
+        room.c.floor_mode,
+        room.c.floor_holder_id,
+        room.c.floor_until,
+        checks,
+    ).select_from(checks.outerjoin(room, room.c.consultation_id == sa.bindparam("room")))
 
 
 _CHECKED_NEW_MESSAGE = _checked_new_message()
@@ -1040,19 +1066,21 @@ def post_message(actor, consultation: Consultation, body, client_id=None, announ
     role = _role(actor, consultation)  # remembered: for the announcement, no query
     kind = "announcement" if announcement else "message"
 
-    # The checks that matter are made under the room's lock, once, on what one statement
-    # reads with the room's row (on PostgreSQL the same statement writes the message, and a
-    # refusal rolls it back): a resend is answered with the stored message (even after the
-    # room closed), then the room must be open and the message valid.
+    # The checks that matter are made on what is read with the room's row under its lock,
+    # once (on PostgreSQL by the statement that writes the message, which writes nothing
+    # they refuse): a resend is answered with the stored message (even after the room
+    # closed), then the room must be open and the message valid.
     since = utcnow() - timedelta(seconds=_config("ROOM_RATE_LIMIT_SECONDS"))
-    message = _post_at_once(actor, consultation, kind, body, client_id, since)
+    message, taken = _post_at_once(actor, consultation, kind, body, client_id, since)
     if message is None:
         state, stored_id, status, muted, recent = _lock_room(
             consultation.id, _MESSAGE_CHECKS, user=actor.id, client_id=client_id, since=since
         )
         if stored_id is not None:
+            if taken is not None:
+                _give_back(consultation.id, taken)
             stored = db.session.get(Message, stored_id, populate_existing=True)
-            commit_keeping_loaded()  # nothing written: the lock is let go at once
+            commit_keeping_loaded()  # no message written: the lock is let go at once
             stored.duplicate = True
             return stored
         body = _check_message(actor, consultation, body, state, status, muted, recent)
@@ -1088,17 +1116,20 @@ def _check_message(actor, consultation, body, floor, status, muted, recent) -> s
     return body
 
 
-def _post_at_once(actor, consultation, kind, body, client_id, since) -> Message | None:
-    """On PostgreSQL, lock, check and write a message in one round trip
-    (``_CHECKED_NEW_MESSAGE``) and make the checks on its answer; a refusal rolls the
-    message back. None, with nothing written, where the usual way must answer: on SQLite, a
-    body that is refused anyway, a room with no row yet, a ``client_id`` already used."""
+def _post_at_once(actor, consultation, kind, body, client_id, since):
+    """On PostgreSQL, check and write a message in one statement (``_CHECKED_NEW_MESSAGE``)
+    and tell a refusal from its answer. Returns ``(message, None)`` for a message written,
+    else ``(None, taken)`` with nothing written, where the usual way must answer: on SQLite;
+    on PostgreSQL for a body refused anyway, a room with no row yet, a ``client_id`` already
+    used, or checks that pass when made again (the floor changed meanwhile). ``taken`` is a
+    number the room's counter gave a message that a racing resend kept from being stored
+    (in autocommit it stays taken until the usual way gives it back)."""
     if _dialect() != "postgresql":
-        return None
+        return None, None
     try:
         text = _clean_body(body)
     except Invalid:
-        return None
+        return None, None
     values = {
         "room": consultation.id,
         "author": actor.id,
@@ -1106,18 +1137,41 @@ def _post_at_once(actor, consultation, kind, body, client_id, since) -> Message 
         "message_kind": kind,
         "text": text,
         "client": client_id,
+        "client_id": client_id,
         "at": utcnow(),
         "since": since,
+        "limit": _config("ROOM_RATE_LIMIT_COUNT"),
+        "moderator": is_moderator(actor, consultation),
     }
-    row = db.session.execute(_CHECKED_NEW_MESSAGE, values).first()
-    if row is None:  # the room's first write: nothing was written
-        return None
-    if row.message_id is None:  # a resend: undo the counter, answer the usual way
-        db.session.rollback()
-        return None
-    status, muted, recent = row[5:]
-    _check_message(actor, consultation, text, row, status, muted, recent)
-    return _as_loaded(row.message_id, {**values, "next_seq": row.last_seq})
+    row = db.session.execute(_CHECKED_NEW_MESSAGE, values).one()
+    if row.message_id is not None:
+        return _as_loaded(row.message_id, {**values, "next_seq": row.taken}), None
+    if row.floor_mode is not None and row.stored_id is None and row.taken is None:
+        _check_message(actor, consultation, text, row, row.status, row.muted, row.recent)
+    # In a transaction, undo what the statement did; in autocommit nothing is open.
+    db.session.rollback()
+    return None, row.taken
+
+
+#: Where a resend raced its original on PostgreSQL, the number the counter gave it, given
+#: back if no message took it and none came after (so a room's numbers stay contiguous).
+_GIVE_BACK = (
+    sa.update(RoomState.__table__)
+    .where(
+        RoomState.__table__.c.consultation_id == sa.bindparam("room"),
+        RoomState.__table__.c.last_seq == sa.bindparam("taken"),
+        ~sa.exists().where(
+            Message.consultation_id == sa.bindparam("room"),
+            Message.seq == sa.bindparam("taken"),
+        ),
+    )
+    .values(last_seq=RoomState.__table__.c.last_seq - 1)
+)
+
+
+def _give_back(consultation_id: int, taken: int) -> None:
+    """Under the room's lock: the counter's number ``taken`` back, if still unused and last."""
+    db.session.execute(_GIVE_BACK, {"room": consultation_id, "taken": taken})
 
 
 def message_for(message: Message, viewer, consultation: Consultation) -> dict:
