@@ -29,7 +29,10 @@ from flask import Flask  # noqa: E402
 from flask_socketio import SocketIO, join_room  # noqa: E402
 
 app = Flask(__name__)
-socketio = SocketIO(app, async_mode=MODE, cors_allowed_origins=None)
+# The connections are kept alive as Yiting keeps its own (a ping every 20 s to every client).
+socketio = SocketIO(
+    app, async_mode=MODE, cors_allowed_origins=None, ping_interval=20, ping_timeout=20
+)
 sequence = itertools.count(1)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -275,7 +276,20 @@ class Room:
 
     async def round(self, messages: int, rate: float) -> dict:
         """One round of the fan-out: one client posts ``messages`` at ``rate`` per second and
-        every client should get each. Returns the latencies' p50/p99/max and deliveries/s."""
+        every client should get each. Returns the latencies' p50/p99/max and deliveries/s.
+
+        This process's collector runs before the round, not during it: with a room's
+        clients here a full collection took 47 ms, and the round it fell in had a p99 of
+        83 ms against 37 ms in the others (a pause of the measuring clients, not of the
+        server measured)."""
+        gc.collect()
+        gc.disable()
+        try:
+            return await self._round(messages, rate)
+        finally:
+            gc.enable()
+
+    async def _round(self, messages: int, rate: float) -> dict:
         for mine in self.received:
             mine.clear()
         sent_at: dict[str, float] = {}
