@@ -480,13 +480,24 @@ class Databases:
         self.pg = pg
         self.users = users
         self.templates: dict[str, tuple[dict, Path, list[str]]] = {}
+        self.folders: list[Path] = []
+
+    def _folder(self, prefix: str) -> Path:
+        folder = Path(tempfile.mkdtemp(prefix=prefix))
+        self.folders.append(folder)
+        return folder
+
+    def remove(self) -> None:
+        """Remove every data folder made (templates and copies)."""
+        for folder in self.folders:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def _env(self, folder: Path) -> dict:
         return {"YITING_DATA": str(folder), "SECRET_KEY": "bench", "FLASK_APP": "app"}
 
     def _template(self, kind: str) -> tuple[dict, Path, list[str]]:
         if kind not in self.templates:
-            folder = Path(tempfile.mkdtemp(prefix="yiting-bench-template-"))
+            folder = self._folder("yiting-bench-template-")
             env = self._env(folder)
             if kind == "postgres":
                 env["DATABASE_URL"] = self.pg.create_database("bench_template")
@@ -496,7 +507,7 @@ class Databases:
     def fresh(self, kind: str, name: str) -> tuple[dict, Path, list[str]]:
         """A copy of the kind's template: its environment, data folder and users' tokens."""
         _, source, tokens = self._template(kind)
-        folder = Path(tempfile.mkdtemp(prefix="yiting-bench-"))
+        folder = self._folder("yiting-bench-")
         env = self._env(folder)
         if kind == "postgres":
             env["DATABASE_URL"] = self.pg.create_database(name, template="bench_template")
@@ -539,6 +550,7 @@ def run(args) -> dict:
         pg = Postgres()
         pg.start()
     databases = Databases(pg, max(args.sizes + [args.voters]))
+    finished = False
     try:
         for mode in args.modes:
             began = time.perf_counter()
@@ -566,10 +578,20 @@ def run(args) -> dict:
                         print_notice(results["notice"][-1])
             results["seconds"][mode] = round(time.perf_counter() - began)
             print(f"{mode}: {results['seconds'][mode]} s", flush=True)
+            if any(failure["mode"] == mode for failure in results["failures"]):
+                print(f"{mode}: the servers' and clients' logs are kept in {log}", flush=True)
+            else:
+                shutil.rmtree(log, ignore_errors=True)
+        finished = True
     finally:
         if pg:
             pg.stop()
             pg.remove()
+        # The data (and the notice board's logs in it) are kept after a failure, to be read.
+        if finished and not results["failures"]:
+            databases.remove()
+        elif databases.folders:
+            print("the data folders are kept:", *databases.folders, flush=True)
     results["finished"] = time.time()
     return results
 

@@ -4,6 +4,8 @@ round, the vote tally exact, the notice board answering — on SQLite and on Pos
 import json
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -16,12 +18,18 @@ pytestmark = pytest.mark.live
 def test_quick_benchmark_runs_and_counts_right(tmp_path):
     require(postgres_bin() is not None, "PostgreSQL is not installed (apt-get install postgresql)")
     out = tmp_path / "bench.json"
+
+    def left_behind() -> set:  # the benchmark's data copies and logs
+        return set(Path(tempfile.gettempdir()).glob("yiting-bench-*"))
+
+    before = left_behind()
     run = subprocess.run(
         [sys.executable, "bench/run.py", "--quick", "--modes", "eventlet",
          "--databases", "sqlite,postgres", "--out", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert left_behind() - before == set()  # a run with no failure removes what it made
     assert "vote burst" in run.stdout and "notice list" in run.stdout
     results = json.loads(out.read_text())
     assert {row["database"] for row in results["fan_out"]} == {"sqlite", "postgres"}
