@@ -13,17 +13,22 @@ from consult.core.forms import Form
 
 from .models import ACCESS, FORMS, PARTICIPANT_ROLES
 
-THRESHOLD_CHOICES = [
-    SelectChoice("simple", _l("Simple: more yes than no")),
-    SelectChoice("majority_cast", _l("Majority of ballots cast (abstentions count)")),
-    SelectChoice("majority_eligible", _l("Majority of all eligible voters")),
-    SelectChoice("two_thirds", _l("Two thirds of ballots cast")),
-]
+#: A vote's rules (``voting.rules``) as people read them: a consultation's default and a
+#: vote's own rule are chosen from these.
+THRESHOLD_LABELS = {
+    "simple": _l("Simple: more yes than no"),
+    "majority_cast": _l("Majority of ballots cast (abstentions count)"),
+    "majority_eligible": _l("Majority of all eligible voters"),
+    "two_thirds": _l("Two thirds of ballots cast"),
+}
 
 
 def choices_of(labels: dict) -> list[SelectChoice]:
     """The options of a select field from a ``{value: label}`` mapping, in its order."""
     return [SelectChoice(value, label) for value, label in labels.items()]
+
+
+THRESHOLD_CHOICES = choices_of(THRESHOLD_LABELS)
 
 
 class ConsultationForm(Form):

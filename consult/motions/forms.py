@@ -12,14 +12,10 @@ from wtforms import (
 )
 from wtforms.validators import NumberRange, Optional
 
+from consult.consultations.forms import THRESHOLD_LABELS
 from consult.core.forms import Form
 
-THRESHOLD_CHOICES = [
-    ("simple", _l("Simple: more yes than no")),
-    ("majority_cast", _l("Majority of ballots cast (abstentions count)")),
-    ("majority_eligible", _l("Majority of all eligible voters")),
-    ("two_thirds", _l("Two thirds of ballots cast")),
-]
+THRESHOLD_CHOICES = list(THRESHOLD_LABELS.items())
 QUORUM_CHOICES = [
     ("", _l("No quorum required")),
     ("1/3", _l("One third of eligible voters")),

@@ -404,15 +404,7 @@ def withdraw_motion(actor, motion: Motion, reason=None) -> Motion:
     _require_writable(motion.consultation)
     if not _is_proposer(actor, motion):
         raise Forbidden("not_proposer", _("Only the proposer may withdraw a motion."))
-    reason = clean_text(reason, "reason", MAX_REASON) or None
-    motion = _locked(Motion, motion)
-    _require_open_state(motion)
-    motion.state, motion.state_reason = "withdrawn", reason
-    _touch(motion)
-    audit.record(actor, "motion.withdrawn", motion, reason=reason)
-    db.session.commit()
-    _announce_motion(motion)
-    return motion
+    return _set_aside(actor, motion, "withdrawn", reason)
 
 
 @writes
@@ -420,12 +412,18 @@ def table_motion(actor, motion: Motion, reason=None) -> Motion:
     """搁置: the chair tables a motion, at any state before voting."""
     _require_chair(actor, motion.consultation)
     _require_writable(motion.consultation)
+    return _set_aside(actor, motion, "tabled", reason)
+
+
+def _set_aside(actor, motion: Motion, state: str, reason) -> Motion:
+    """The motion leaves the floor unvoted (``withdrawn`` or ``tabled``), with ``reason``,
+    if it is still open: under its lock, recorded in the audit log and announced."""
     reason = clean_text(reason, "reason", MAX_REASON) or None
     motion = _locked(Motion, motion)
     _require_open_state(motion)
-    motion.state, motion.state_reason = "tabled", reason
+    motion.state, motion.state_reason = state, reason
     _touch(motion)
-    audit.record(actor, "motion.tabled", motion, reason=reason)
+    audit.record(actor, f"motion.{state}", motion, reason=reason)
     db.session.commit()
     _announce_motion(motion)
     return motion
