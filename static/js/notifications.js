@@ -42,11 +42,40 @@ function addToList(notification, text) {
   document.getElementById("no-notifications")?.remove();
 }
 
+// What was missed while live updates were interrupted: the count, and on the notifications
+// page the unread ones not shown yet (oldest first, so that the newest ends on top).
+async function catchUp() {
+  try {
+    const response = await fetch("/api/v1/notifications?limit=50", { credentials: "same-origin" });
+    if (!response.ok) return;
+    const data = await response.json();
+    for (const notification of [...(data.notifications || [])].reverse()) {
+      if (!notification.read) addToList(notification, notification.text || "");
+    }
+    setCount(data.unread);
+  } catch {
+    // Offline again: the next `server:status` or page load tells.
+  }
+}
+
 if (badge) {
   const socket = io({ withCredentials: true });
   // For people and tests alike: whether live updates are on.
   socket.on("connect", () => { badge.dataset.live = "on"; });
   socket.on("disconnect", () => { badge.dataset.live = "off"; });
+  // Back after a lost connection: what was sent meanwhile was missed.
+  socket.io.on("reconnect", catchUp);
+  // The server's message queue is away ({live: false}) or back ({live: true}): notifications
+  // made on its other processes meanwhile did not arrive, so they are read when it is back.
+  socket.on("server:status", (payload) => {
+    if (!payload || typeof payload.live !== "boolean") return;
+    if (!payload.live) {
+      badge.dataset.live = "interrupted";
+    } else if (badge.dataset.live === "interrupted") {
+      badge.dataset.live = "on";
+      catchUp();
+    }
+  });
   socket.on("notification:new", (notification) => {
     if (!notification || typeof notification !== "object") return;
     const texts = notification.texts || {};
