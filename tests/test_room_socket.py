@@ -835,7 +835,7 @@ def _room_on_postgresql(pg_app):
     return cid, counts
 
 
-def test_a_message_on_postgresql_is_two_round_trips_in_autocommit(pg_app):
+def test_a_message_on_postgresql_is_two_round_trips_in_autocommit(pg_app, monkeypatch):
     """On PostgreSQL ``message:send`` reads its user and room (one statement) and checks and
     writes the message (one more), each committing on its own: no ``BEGIN``, no ``COMMIT``.
     The connection goes back to the pool as it came: the next unit of work is a
@@ -858,6 +858,17 @@ def test_a_message_on_postgresql_is_two_round_trips_in_autocommit(pg_app):
     assert raw.autocommit is False
     db.session.execute(sa.text("SELECT 1"))
     assert raw.info.transaction_status.name == "INTRANS"
+
+    # A connection checked after a pause (a ping first) serves the event the same way.
+    from consult.core import database
+
+    monkeypatch.setattr(database, "CHECK_AFTER_SECONDS", 0.0)
+    db.session.remove()
+    with statements_and_transactions() as run:
+        answer = send(client, cid, "after a pause", "pg-auto-2")
+    assert answer["ok"] is True, answer
+    assert [(autocommit, status) for _, autocommit, status in run] == [(True, "IDLE")] * 2
+    assert counts() == (before[0] + 2, before[1] + 2)
 
 
 def test_refusals_in_autocommit_write_nothing_on_postgresql(pg_app):
