@@ -372,16 +372,17 @@ def pg_app(postgres):
 
 
 @contextmanager
-def statements_run():
-    """The SQL statements the database is sent inside the block, as a list."""
+def statements_run(entry=None):
+    """The SQL statements the database is sent inside the block, as a list; with ``entry``,
+    what ``entry(connection, statement)`` makes of each as it is sent."""
     import sqlalchemy as sa
 
     from consult.extensions import db
 
-    statements: list[str] = []
+    statements: list = []
 
     def record(connection, cursor, statement, *args):
-        statements.append(statement)
+        statements.append(statement if entry is None else entry(connection, statement))
 
     sa.event.listen(db.engine, "before_cursor_execute", record)
     try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gc
 import re
-from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -804,22 +803,16 @@ def test_a_room_event_from_a_session_ended_elsewhere_is_refused(app, room):
     assert message_count(room) == before
 
 
-@contextmanager
+def _with_transaction(connection, statement) -> tuple:
+    raw = connection.connection.driver_connection
+    return " ".join(statement.split()), raw.autocommit, raw.info.transaction_status.name
+
+
 def statements_and_transactions():
     """The statements sent inside the block, each with its connection's state as it was
     sent: ``(statement, autocommit, transaction status)``. A transaction status of ``IDLE``
     in autocommit means no ``BEGIN`` went before the statement."""
-    run = []
-
-    def record(connection, cursor, statement, *args):
-        raw = connection.connection.driver_connection
-        run.append((" ".join(statement.split()), raw.autocommit, raw.info.transaction_status.name))
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield run
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
+    return statements_run(_with_transaction)
 
 
 def _room_on_postgresql(pg_app):
