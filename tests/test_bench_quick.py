@@ -50,6 +50,8 @@ def test_quick_benchmark_runs_and_counts_right(tmp_path):
     for burst in results["vote_burst"]:
         assert burst["exact"], burst
         assert burst["clients_saw_closed"] == burst["listening"] >= burst["voters"], burst
-    assert len(results["notice"]) == 12  # 3 pages × cached or not × 2 databases
+    # 3 pages × 3 readers (visitor, signed in, no cache) × 2 databases
+    assert len(results["notice"]) == 18
+    assert {row["reader"] for row in results["notice"]} == {"visitor", "signed in", "no cache"}
     for row in results["notice"]:
         assert row["errors"] == 0 and row["requests"] > 0, row

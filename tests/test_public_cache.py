@@ -1,5 +1,6 @@
 """Visitors' copies of the notice board are reused briefly and dropped when an outcome
-changes; signed-in people always get a fresh page."""
+changes; signed-in people always get a page rendered for them, around a list of outcomes
+that is shared by every reader in the same way."""
 
 import pytest
 
@@ -7,6 +8,7 @@ from consult.accounts.service import find_user
 from consult.consultations import service as consultations
 from consult.core import cache
 from consult.outcomes import service as outcomes
+from tests.conftest import statements_run
 
 
 @pytest.fixture
@@ -49,6 +51,43 @@ def test_signed_in_people_always_get_a_fresh_page(demo, client, auth, caching):
         page = client.get("/notice")
         assert "X-Cache" not in page.headers
         assert "/logout" in page.get_data(as_text=True)
+
+
+def outcome_queries(client, path="/notice"):
+    with statements_run() as statements:
+        page = client.get(path, headers={"Accept-Language": "en"})
+    assert page.status_code == 200
+    return page.get_data(as_text=True), [s for s in statements if "FROM outcome" in s]
+
+
+def test_signed_in_readers_share_the_list_but_not_the_header(demo, client, auth, caching):
+    visitor, queries = outcome_queries(client)
+    assert queries and "/logout" not in visitor
+    auth.login("alice")
+    mine, queries = outcome_queries(client)
+    assert queries == []  # the list the visitor's request made
+    assert "/logout" in mine and "Alice" in mine
+    board = visitor[visitor.index("<h1>") : visitor.index("</main>")]
+    assert board in mine
+    # Another search, another language or another community's time zone is another list.
+    _, queries = outcome_queries(client, "/notice?q=shed")
+    assert queries
+    chinese = client.get("/notice", headers={"Accept-Language": "zh-CN"})
+    assert "公示栏" in chinese.get_data(as_text=True)
+
+    publish(demo, "The lot becomes a bicycle shed.")
+    fresh, queries = outcome_queries(client)
+    assert queries and "南门空地" in fresh and "南门空地" not in mine
+    again, queries = outcome_queries(client, "/notice?q=shed")
+    assert queries and "南门空地" in again
+
+
+def test_the_shared_list_is_not_kept_without_a_cache_time(app, demo, client, auth):
+    app.config["PUBLIC_PAGE_CACHE_SECONDS"] = 0
+    auth.login("alice")
+    for _ in range(2):
+        _, queries = outcome_queries(client)
+        assert queries
 
 
 def test_an_outcome_page_is_shared_by_visitors_too(app, demo, client, caching):

@@ -1,24 +1,28 @@
-"""A short-lived cache for public pages seen by visitors who are not signed in.
+"""A short-lived cache for public pages and the public part of pages.
 
 The notice board is the page most people open, most of them without an account. Its
 rendered HTML is kept for a few seconds per address, language and text size, and dropped at
 once in this process when an outcome changes; other processes serve a page at most
 ``PUBLIC_PAGE_CACHE_SECONDS`` old. Anyone with a session cookie (signed in, or carrying a
-flashed message) always gets a fresh page.
+flashed message) gets a page rendered for them (:func:`public_page`); the part of it that
+is the same for every reader — the notice board's list — is kept the same way and shared by
+visitors and signed-in readers alike (:func:`shared_html`).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from functools import wraps
 
 from flask import current_app, make_response, request, session
-from flask_babel import get_locale
+from flask_babel import get_locale, get_timezone
+from markupsafe import Markup
 
 from . import notify
 
-_entries: dict[tuple, tuple[float, bytes, int, list]] = {}
+_entries: dict[tuple, tuple[float, object]] = {}
 _lock = threading.Lock()
 MAX_ENTRIES = 2000
 INVALIDATING_EVENTS = {"outcome:published", "outcome:updated"}
@@ -45,20 +49,50 @@ def _cacheable_request() -> bool:
     )
 
 
+def _ttl() -> int:
+    return current_app.config.get("PUBLIC_PAGE_CACHE_SECONDS", 5)
+
+
+def _kept(key: tuple):
+    """The value kept under ``key`` if it has not expired, else ``None``."""
+    with _lock:
+        hit = _entries.get(key)
+    return hit[1] if hit and hit[0] > time.monotonic() else None
+
+
+def _keep(key: tuple, value, ttl: int) -> None:
+    with _lock:
+        if len(_entries) >= MAX_ENTRIES:
+            _entries.clear()
+        _entries[key] = (time.monotonic() + ttl, value)
+
+
+def shared_html(name: str, render: Callable[[], str]) -> Markup:
+    """The HTML ``render`` makes for this address, language and time zone, kept and shared
+    by every reader for a few seconds. ``render`` returns a template's output (escaped
+    already) and must show nothing of who is asking."""
+    ttl = _ttl()
+    key = ("html", name, request.full_path, str(get_locale()), str(get_timezone()))
+    html = _kept(key) if ttl else None
+    if html is None:
+        html = Markup(render())  # noqa: S704 — a rendered template, escaped by Jinja
+        if ttl:
+            _keep(key, html, ttl)
+    return html
+
+
 def public_page(view):
     """Cache the view's answer for visitors (GET, no session) for a few seconds."""
 
     @wraps(view)
     def wrapped(*args, **kwargs):
-        ttl = current_app.config.get("PUBLIC_PAGE_CACHE_SECONDS", 5)
+        ttl = _ttl()
         if not ttl or not _cacheable_request():
             return view(*args, **kwargs)
-        key = (request.full_path, str(get_locale()), request.cookies.get("text"))
-        now = time.monotonic()
-        with _lock:
-            hit = _entries.get(key)
-        if hit and hit[0] > now:
-            response = current_app.response_class(hit[1], status=hit[2], headers=hit[3])
+        key = ("page", request.full_path, str(get_locale()), request.cookies.get("text"))
+        hit = _kept(key)
+        if hit:
+            response = current_app.response_class(hit[0], status=200, headers=hit[1])
             response.headers["X-Cache"] = "hit"
             return response
         response = make_response(view(*args, **kwargs))
@@ -69,10 +103,7 @@ def public_page(view):
             and "Set-Cookie" not in response.headers
         ):
             headers = [(k, v) for k, v in response.headers.items() if k != "Content-Length"]
-            with _lock:
-                if len(_entries) >= MAX_ENTRIES:
-                    _entries.clear()
-                _entries[key] = (now + ttl, response.get_data(), 200, headers)
+            _keep(key, (response.get_data(), headers), ttl)
         return response
 
     return wrapped

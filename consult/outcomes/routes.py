@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 from consult.communities.service import get_community, is_member
 from consult.consultations import service as consultations
 from consult.consultations.models import FORMS
-from consult.core.cache import public_page
+from consult.core.cache import public_page, shared_html
 from consult.errors import DomainError, Forbidden, NotFound
 from consult.web.i18n import use_timezone
 
@@ -55,6 +55,17 @@ def notice():
             community = None
         else:
             use_timezone(community.timezone)
+    return render_template(
+        "notice/index.html",
+        community=community,
+        board=shared_html("notice", lambda: _board(community, community_slug)),
+    )
+
+
+def _board(community, community_slug: str | None) -> str:
+    """The notice board's list and its filters: the same for every reader, so it is kept
+    and shared for a few seconds (core/cache.py)."""
+    args = request.args
     status = args.get("status") if args.get("status") in PUBLIC_STATUSES else None
     q = (args.get("q") or "").strip()[: service.MAX_QUERY]
     category = (args.get("category") or "").strip()[:64] or None
@@ -76,7 +87,7 @@ def notice():
         if v
     }
     return render_template(
-        "notice/index.html",
+        "notice/_board.html",
         page=page,
         community=community,
         community_slug=community_slug,
