@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from consult.extensions import db
 from consult.outcomes.models import Objection, Outcome, OutcomeVersion, ProgressReport, Rating
+from tests.conftest import statements_run
 
 from .test_outcomes_support import FLOOR_NOTE, NO_REASON, close_room, hold_votes
 
@@ -190,3 +191,43 @@ def test_consultation_panel_links_to_minutes_and_outcome(demo, client, auth, app
     assert (
         f"/notice/{the_outcome().id}" in visitor and f"/consultations/{demo.id}/minutes" in visitor
     )
+
+
+def test_the_notice_page_reads_progress_and_ratings_once(demo, client, auth):
+    """The latest percentage, the ratings' summary and the reader's own rating come from the
+    progress reports and ratings the page lists, not from queries of their own."""
+    close_room(demo)
+    auth.login("chair")
+    client.post(f"/consultations/{demo.id}/outcome", data={"summary": "Shed.", "notice_days": "7"})
+    outcome = the_outcome()
+    client.post(f"/outcomes/{outcome.id}/publish")
+    client.post(f"/notice/{outcome.id}/progress", data={"percent": "20", "note": "开工 Begun"})
+    client.post(f"/notice/{outcome.id}/progress", data={"percent": "60", "note": "半完工 Half"})
+    client.post(f"/notice/{outcome.id}/complete")
+    auth.logout()
+    for name, stars, comment in (("bob", "5", "好 Good"), ("carol", "2", "")):
+        auth.login(name)
+        client.post(f"/notice/{outcome.id}/ratings", data={"stars": stars, "comment": comment})
+        auth.logout()
+
+    def page(who: str | None) -> tuple[str, list[str]]:
+        if who:
+            auth.login(who)
+        with statements_run() as statements:
+            body = html(client.get(f"/notice/{outcome.id}", headers=EN))
+        if who:
+            auth.logout()
+        return body, statements
+
+    for who, mine in (("bob", "You rated it 5 of 5."), ("carol", "You rated it 2 of 5."),
+                      ("alice", None), (None, None)):  # fmt: skip
+        body, statements = page(who)
+        assert "Latest report: 60% done." in body
+        assert "Average 3.5 of 5 from 2 ratings." in body
+        assert "好 Good" in body
+        if mine:
+            assert mine in body
+        else:
+            assert "You rated it" not in body
+        assert sum("FROM outcome_rating" in s for s in statements) == 1, statements
+        assert sum("FROM outcome_progress" in s for s in statements) == 1, statements

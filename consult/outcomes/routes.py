@@ -200,7 +200,11 @@ def _render_notice(outcome, number=None):
     record = service.record_of(version)
     manage = service.can_manage(current_user, outcome)
     member = current_user.is_authenticated and is_member(current_user, outcome.community)
-    summary = service.rating_summary(outcome)
+    # The progress reports and the ratings are read once: the latest percentage, the
+    # ratings' summary and the reader's own rating come from them.
+    progress = service.progress_reports(outcome)
+    ratings = service.ratings(outcome)
+    reader_id = current_user.id if current_user.is_authenticated else None
     return render_template(
         "notice/show.html",
         outcome=outcome,
@@ -208,11 +212,11 @@ def _render_notice(outcome, number=None):
         is_latest=version.version == outcome.current_version,
         versions=service.versions(outcome),
         objections=service.objections(outcome),
-        progress=service.progress_reports(outcome),
-        percent=service.latest_percent(outcome),
-        ratings=summary,
-        rating_comments=[r for r in service.ratings(outcome) if r.comment],
-        my_rating=service.rating_of(current_user, outcome),
+        progress=progress,
+        percent=progress[-1].percent if progress else None,
+        ratings=service.summarize_ratings(ratings),
+        rating_comments=[r for r in ratings if r.comment],
+        my_rating=next((r for r in ratings if r.user_id == reader_id), None),
         notice_open=service.notice_open(outcome),
         can_manage=manage,
         can_report=service.can_report(current_user, outcome),

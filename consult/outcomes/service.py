@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -156,15 +157,6 @@ def progress_reports(outcome: Outcome) -> list[ProgressReport]:
     )
 
 
-def latest_percent(outcome: Outcome) -> int | None:
-    return db.session.scalar(
-        sa.select(ProgressReport.percent)
-        .where(ProgressReport.outcome_id == outcome.id)
-        .order_by(ProgressReport.created_at.desc(), ProgressReport.id.desc())
-        .limit(1)
-    )
-
-
 def ratings(outcome: Outcome) -> list[Rating]:
     return list(
         db.session.scalars(
@@ -182,8 +174,18 @@ def rating_summary(outcome: Outcome) -> dict:
         .where(Rating.outcome_id == outcome.id)
         .group_by(Rating.stars)
     ).all()
+    return _summary(rows)
+
+
+def summarize_ratings(ratings: list[Rating]) -> dict:
+    """:func:`rating_summary` of ratings already read."""
+    return _summary(Counter(r.stars for r in ratings).items())
+
+
+def _summary(counts) -> dict:
+    """``{count, average, distribution}`` from ``(stars, how many)`` pairs."""
     distribution = {str(n): 0 for n in range(1, 6)}
-    for stars, count in rows:
+    for stars, count in counts:
         distribution[str(stars)] = count
     total = sum(distribution.values())
     points = sum(int(k) * v for k, v in distribution.items())
