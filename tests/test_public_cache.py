@@ -82,6 +82,24 @@ def test_signed_in_readers_share_the_list_but_not_the_header(demo, client, auth,
     assert queries and "南门空地" in again
 
 
+def test_a_shared_template_cannot_show_who_is_asking(app, demo, caching):
+    from flask import render_template_string, request
+    from flask_login import login_user
+    from jinja2 import ChoiceLoader, DictLoader, UndefinedError
+
+    who = "[{{ current_user.display_name }}]{{ n }}"
+    loader = app.jinja_env.loader
+    app.jinja_env.loader = ChoiceLoader([DictLoader({"who.html": who}), loader])
+    try:
+        with app.test_request_context("/notice?n=1"):
+            login_user(find_user("alice"))
+            assert render_template_string(who, n=1) == "[王爱丽 Alice]1"  # a page's own
+            with pytest.raises(UndefinedError, match="current_user"):
+                cache.shared_html("who.html", lambda: {"n": request.args["n"]})
+    finally:
+        app.jinja_env.loader = loader
+
+
 def test_the_shared_list_is_not_kept_without_a_cache_time(app, demo, client, auth):
     app.config["PUBLIC_PAGE_CACHE_SECONDS"] = 0
     auth.login("alice")

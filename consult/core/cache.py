@@ -67,15 +67,17 @@ def _keep(key: tuple, value, ttl: int) -> None:
         _entries[key] = (time.monotonic() + ttl, value)
 
 
-def shared_html(name: str, render: Callable[[], str]) -> Markup:
-    """The HTML ``render`` makes for this address, language and time zone, kept and shared
-    by every reader for a few seconds. ``render`` returns a template's output (escaped
-    already) and must show nothing of who is asking."""
+def shared_html(template: str, context: Callable[[], dict]) -> Markup:
+    """``template`` rendered with ``context()`` for this address, language and time zone,
+    kept and shared by every reader for a few seconds. It is rendered without the request's
+    context processors, so it cannot show who is asking: naming ``current_user`` in it is
+    an error."""
     ttl = _ttl()
-    key = ("html", name, request.full_path, str(get_locale()), str(get_timezone()))
+    key = ("html", template, request.full_path, str(get_locale()), str(get_timezone()))
     html = _kept(key) if ttl else None
     if html is None:
-        html = Markup(render())  # noqa: S704 — a rendered template, escaped by Jinja
+        rendered = current_app.jinja_env.get_template(template).render(context())
+        html = Markup(rendered)  # noqa: S704 — a template's output, escaped by Jinja
         if ttl:
             _keep(key, html, ttl)
     return html

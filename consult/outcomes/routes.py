@@ -58,13 +58,13 @@ def notice():
     return render_template(
         "notice/index.html",
         community=community,
-        board=shared_html("notice", lambda: _board(community, community_slug)),
+        board=shared_html("notice/_board.html", lambda: _board(community, community_slug)),
     )
 
 
-def _board(community, community_slug: str | None) -> str:
-    """The notice board's list and its filters: the same for every reader, so it is kept
-    and shared for a few seconds (core/cache.py)."""
+def _board(community, community_slug: str | None) -> dict:
+    """What the notice board's list and its filters show: the same for every reader, so
+    they are rendered once and shared for a few seconds (core/cache.py)."""
     args = request.args
     status = args.get("status") if args.get("status") in PUBLIC_STATUSES else None
     q = (args.get("q") or "").strip()[: service.MAX_QUERY]
@@ -86,8 +86,7 @@ def _board(community, community_slug: str | None) -> str:
         }.items()
         if v
     }
-    return render_template(
-        "notice/_board.html",
+    return dict(
         page=page,
         community=community,
         community_slug=community_slug,
