@@ -306,10 +306,13 @@ def browser():
 
 
 def sign_in(page, base_url: str, username: str, password: str = "yiting-demo") -> None:
+    """Sign in through the form and wait until the browser has left the sign-in page: a
+    page opened before then could abort the sign-in under load."""
     page.goto(base_url + "/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("form button[type=submit]")
+    page.wait_for_url(lambda url: "/login" not in url)
     page.wait_for_load_state()
 
 
