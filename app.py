@@ -25,6 +25,7 @@ elif ASYNC_MODE == "gevent":
 from sqlalchemy.orm import configure_mappers
 
 from consult import create_app
+from consult.core import futex
 from consult.extensions import socketio
 
 app = create_app({"SOCKETIO_ASYNC_MODE": ASYNC_MODE})
@@ -40,6 +41,10 @@ def main() -> None:
     configure_mappers()
     gc.collect()
     gc.freeze()
+    # In threading mode a thread per connection waits on a lock: on the process's own futex
+    # hash (Linux 6.17 and later) a server of 500 connections was at times slow for its whole
+    # life; on the system's, never (consult/core/futex.py).
+    futex.use_global_hash()
     print(f"Yiting serving on http://{host}:{port} (async mode: {ASYNC_MODE})", flush=True)
     options = {"allow_unsafe_werkzeug": True} if ASYNC_MODE == "threading" else {}
     socketio.run(app, host=host, port=port, log_output=False, **options)
