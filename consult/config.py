@@ -88,7 +88,10 @@ DEFAULTS = {
     "REMEMBER_COOKIE_SAMESITE": "Lax",
     "WTF_CSRF_TIME_LIMIT": None,
     "PERMANENT_SESSION_LIFETIME": 12 * 3600,
-    # Visitors' copies of public pages (the notice board) are reused for this long.
+    # The session cookie is sent again when the session changes, not with every page: it
+    # changes once a minute while the reader is active, and the server ends a session by its
+    # own clock (2 hours idle, 12 in all; core/sessions.py), not by the cookie's expiry.
+    "SESSION_REFRESH_EACH_REQUEST": False,
     # A signed-in browser session ends after 2 hours idle, and after 12 hours in any case.
     "SESSION_IDLE_SECONDS": 2 * 3600,
     "SESSION_ABSOLUTE_SECONDS": 12 * 3600,

@@ -374,6 +374,17 @@ def pg_app(postgres):
         db.engine.dispose()
 
 
+@pytest.fixture
+def caching(app):
+    """Public pages and the shared list are kept for a minute, from an empty cache."""
+    from consult.core import cache
+
+    app.config["PUBLIC_PAGE_CACHE_SECONDS"] = 60
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @contextmanager
 def statements_run(entry=None):
     """The SQL statements the database is sent inside the block, as a list; with ``entry``,

@@ -11,14 +11,6 @@ from consult.outcomes import service as outcomes
 from tests.conftest import statements_run
 
 
-@pytest.fixture
-def caching(app):
-    app.config["PUBLIC_PAGE_CACHE_SECONDS"] = 60
-    cache.clear()
-    yield
-    cache.clear()
-
-
 def publish(demo, summary):
     chair = find_user("chair")
     consultations.transition(chair, demo, "closed")

@@ -2,6 +2,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
+from consult.core import sessions
 from consult.errors import DomainError
 from consult.web.routes import _safe_next
 
@@ -21,6 +22,7 @@ def start_session(user) -> None:
     session.clear()
     session.update(keep)
     login_user(user)
+    sessions.start()  # its idle and absolute limits count from now
     session.permanent = True
 
 

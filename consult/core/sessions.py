@@ -47,7 +47,7 @@ def check() -> None:
         return
     if now - seen >= 60:  # write the cookie at most once a minute
         session["_seen"] = now
-    if current_user.is_authenticated and "_started" not in session:
+    if "_started" not in session and current_user.is_authenticated:
         session["_started"] = started
 
 

@@ -9,13 +9,28 @@
 # per process.
 from . import models, notifications  # noqa: F401
 
+#: Requests that show no page: they need no reader read before they start.
+NOT_PAGES = {"static", "web.vendor"}
+
 
 def init_app(app):
+    from flask import request, session
     from flask_login import current_user
 
     from . import announcement, api, routes  # noqa: F401
 
     app.register_blueprint(routes.bp)
+
+    @app.before_request
+    def read_page_reader():
+        # A signed-in page shows the reader's unread notifications: read them with the user.
+        if (
+            request.method == "GET"
+            and "_user_id" in session
+            and request.blueprint != "api"
+            and request.endpoint not in NOT_PAGES
+        ):
+            notifications.preload_page_reader(session["_user_id"])
 
     def unread_notifications() -> int:
         if not current_user.is_authenticated:

@@ -36,10 +36,12 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from consult.accounts.models import User
+from consult.accounts.service import session_user_id
 from consult.communities.models import Community, Membership
 from consult.consultations import service as consultations
 from consult.consultations.models import Consultation, Participant
 from consult.core import notify
+from consult.core.database import remember, remembered
 from consult.core.time import isoformat, utcnow
 from consult.extensions import db
 
@@ -168,15 +170,46 @@ def to_dict(notification: Notification) -> dict:
 # --- reading and marking --------------------------------------------------------------------
 
 
-def unread_count(user_or_id) -> int:
-    user_id = getattr(user_or_id, "id", user_or_id)
-    if user_id is None:
-        return 0
-    return db.session.scalar(
+def _unread_of(user_id):
+    return (
         sa.select(sa.func.count())
         .select_from(Notification)
         .where(Notification.user_id == user_id, Notification.read_at.is_(None))
     )
+
+
+def _unread_key(user_id: int) -> tuple:
+    return ("unread_notifications", user_id)
+
+
+def unread_count(user_or_id) -> int:
+    """How many of the user's notifications are unread; asked again only after the session
+    writes (marking read, a new notification), or as read by :func:`preload_page_reader`."""
+    user_id = getattr(user_or_id, "id", user_or_id)
+    if user_id is None:
+        return 0
+    return remembered(_unread_key(user_id), lambda: db.session.scalar(_unread_of(user_id)))
+
+
+#: The user a session names, with their unread notifications (see :func:`preload_page_reader`).
+_READER_WITH_UNREAD = sa.select(User, _unread_of(User.id).scalar_subquery()).where(
+    User.id == sa.bindparam("user")
+)
+
+
+def preload_page_reader(session_id) -> None:
+    """Before a signed-in page loads its user: read the user the session names with their
+    unread notifications, in one statement (every page shows the count in its header; it
+    was a statement of its own). Flask-Login's loader then finds the user in the session and
+    :func:`unread_count` the count. Nothing is decided here; the loader checks the user."""
+    user_id = session_user_id(session_id)
+    if user_id is None:
+        return
+    row = db.session.execute(_READER_WITH_UNREAD, {"user": user_id}).first()
+    if row is not None:
+        user, unread = row
+        remember(("user", user_id), user)  # the session holds what it loaded only weakly
+        remember(_unread_key(user_id), unread)
 
 
 def notifications_of(user, before: int | None = None, limit: int = 50) -> list[Notification]:
