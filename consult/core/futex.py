@@ -5,11 +5,12 @@ the kernel finds a futex's waiters through a hash table. Since Linux 6.17 a proc
 starts threads gets a table of its own, and on the kernel Yiting was measured on it stayed
 at 16 slots however many threads the process had. In threading mode a server has about four
 threads per connection, nearly all waiting: at 500 connections some 2,000 waiters share 16
-slots, so waking one thread walks a long list under a spin lock the other CPU wants too. In
-the benchmark a server process (Yiting's or the bare one) was then slow for its whole life,
-at random, about one process in seven: 41% of its time in the kernel's ``futex_wake``, 1.7
-to 2.6 times the CPU per message, and a median latency of 200–900 ms instead of 30–50 ms.
-On the system's table (256 slots per CPU), as before 6.17, none was (docs/performance.md).
+slots, and waking one thread means a walk along a long list under a spin lock that the
+other CPU wants too. A server process of 500 connections (Yiting's or the benchmark's bare
+one) was then slow for its whole life, at random: 8 of 92 bare processes, with 1.5–2.0
+times the CPU per message, a median latency of 187–780 ms instead of 32–86 ms, and, in a
+profile, 41% of its time in the kernel's ``futex_wake``. On the system's table (256 slots
+per CPU), as before 6.17, none of 28 was (docs/performance.md).
 """
 
 from __future__ import annotations
