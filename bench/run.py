@@ -413,6 +413,10 @@ async def vote_burst(room: Room, chair: str, seconder: str, voters: int) -> dict
 # --- notice page --------------------------------------------------------------------------
 
 
+#: The notice board's readers, signing in and reading, are this one browser.
+BROWSER = {"User-Agent": "Mozilla/5.0 (Yiting benchmark)"}
+
+
 async def http_load(url: str, seconds: float, concurrency: int, cookies=None) -> dict:
     """GET ``url`` from ``concurrency`` connections for ``seconds`` (with ``cookies``)."""
     import aiohttp
@@ -432,7 +436,12 @@ async def http_load(url: str, seconds: float, concurrency: int, cookies=None) ->
             latencies.append((time.perf_counter() - started) * 1000)
 
     began = time.perf_counter()
-    async with aiohttp.ClientSession(cookies=cookies) as session:
+    # As one browser: the sign-in's User-Agent (Flask-Login marks a session whose browser
+    # changed as not fresh, and writes its cookie again on every request), and a cookie jar
+    # that keeps what the server sets for 127.0.0.1.
+    async with aiohttp.ClientSession(
+        cookies=cookies, headers=BROWSER, cookie_jar=aiohttp.CookieJar(unsafe=True)
+    ) as session:
         await asyncio.gather(*(worker(session) for _ in range(concurrency)))
     elapsed = time.perf_counter() - began
     return {
@@ -447,6 +456,7 @@ async def http_load(url: str, seconds: float, concurrency: int, cookies=None) ->
 def signed_in_cookies(url: str, username: str = "alice") -> dict:
     """The session cookie of a demo resident signed in through the sign-in form."""
     browser = requests.Session()
+    browser.headers.update(BROWSER)
     form = browser.get(url + "/login", timeout=30).text
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form)
     data = {"username": username, "password": "yiting-demo"}
@@ -486,7 +496,9 @@ def notice_bench(env: dict, folder: Path, mode: str, outcomes: int, seconds: flo
             )
             for reader, cookies in readers.items():
                 for name, path in pages.items():
-                    warm = requests.get(app.url + path, cookies=cookies, timeout=30)
+                    warm = requests.get(
+                        app.url + path, cookies=cookies, headers=BROWSER, timeout=30
+                    )
                     warm.raise_for_status()
                     row = asyncio.run(http_load(app.url + path, seconds, 8, cookies))
                     rows.append({"page": name, "reader": reader, **row})

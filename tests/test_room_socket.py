@@ -712,7 +712,7 @@ def test_events_wait_their_turn_at_the_database_and_are_told_when_none_comes(
     taken = 0
     while turns.acquire(blocking=False):  # every turn busy elsewhere
         taken += 1
-    assert taken == 10  # SQLAlchemy's pool (5 connections, 10 more under load) less 5 kept
+    assert taken == 10  # the pool (10 connections kept, 5 more under load) less 5 kept
     before = message_count(room)
     answer = send(people["alice"], room, "while the server is busy", "busy-1")
     assert error_code(answer) == "server_busy"

@@ -6,17 +6,20 @@ once in this process when an outcome changes; other processes serve a page at mo
 ``PUBLIC_PAGE_CACHE_SECONDS`` old. Anyone with a session cookie (signed in, or carrying a
 flashed message) gets a page rendered for them (:func:`public_page`); the part of it that
 is the same for every reader — the notice board's list — is kept the same way and shared by
-visitors and signed-in readers alike (:func:`shared_html`).
+visitors and signed-in readers alike (:func:`shared_html`), and so is the page around it,
+but for the parts that show who is reading (:func:`shared_page`).
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from functools import wraps
 
-from flask import current_app, make_response, request, session
+from flask import current_app, g, make_response, render_template, request, session
 from flask_babel import get_locale, get_timezone
 from markupsafe import Markup
 
@@ -81,6 +84,101 @@ def shared_html(template: str, context: Callable[[], dict]) -> Markup:
         if ttl:
             _keep(key, html, ttl)
     return html
+
+
+#: The parts of every page that show who is reading it (their macros), rendered for each
+#: reader into a page otherwise shared: see :func:`shared_page`.
+PERSONAL = "_personal.html"
+_HOLE = re.compile(r"<!--yiting:personal:(\w+)-->")
+
+
+class _Holes:
+    """Stands in for :data:`PERSONAL`'s macros while a shared page is rendered: each leaves a
+    mark where its part goes."""
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        mark = Markup(f"<!--yiting:personal:{name}-->")  # noqa: S704 — a constant
+        return lambda: mark
+
+
+def _refused(what: str) -> Callable:
+    def refuse(*args, **kwargs):
+        raise RuntimeError(f"a shared page cannot show {what}: it belongs in {PERSONAL}")
+
+    return refuse
+
+
+@contextmanager
+def _as_a_visitor():
+    """While a shared page is rendered, Flask-Login's ``current_user`` is nobody: code that
+    asks who is reading gets the answer for a visitor, never this reader's."""
+    missing = object()
+    reader = g.get("_login_user", missing)
+    g._login_user = current_app.login_manager.anonymous_user()
+    try:
+        yield
+    finally:
+        if reader is missing:
+            g.pop("_login_user", None)
+        else:
+            g._login_user = reader
+
+
+def _render_shared(template: str, context: dict) -> tuple[str, ...]:
+    """``template`` rendered for nobody in particular, cut at its personal parts: the text
+    before each part, the part's name, …, the text after the last."""
+    app = current_app
+    app.update_template_context(context)
+    context.update(
+        personal_holes=_Holes(),
+        current_user=app.login_manager.anonymous_user(),
+        csrf_token=_refused("a CSRF token"),
+        get_flashed_messages=_refused("flashed messages"),
+    )
+    with _as_a_visitor():
+        html = app.jinja_env.get_template(template).render(context)
+    return tuple(_HOLE.split(html))
+
+
+def _fill(pieces: tuple[str, ...]) -> str:
+    """A shared page with this reader's personal parts in their places."""
+    context: dict = {}
+    current_app.update_template_context(context)
+    own = current_app.jinja_env.get_template(PERSONAL).make_module(context)
+    page = list(pieces)
+    for at in range(1, len(page), 2):
+        page[at] = str(getattr(own, page[at])())
+    return "".join(page)
+
+
+def shared_page(template: str, context: Callable[[], dict]) -> str:
+    """``template`` rendered with ``context()``, for a page that is the same for every reader
+    but for the parts of the layout that show who is reading (``_personal.html``: the
+    account links, the flashed messages, the CSRF token, the scripts of the signed-in).
+
+    The rest is rendered once for this address, language, time zone and text size, kept for
+    a few seconds and shared by every reader; each reader's own parts are rendered into it.
+    It is rendered as if for a visitor: naming ``csrf_token`` or the flashed messages in it
+    is an error, and ``current_user`` is nobody. With the cache off
+    (``PUBLIC_PAGE_CACHE_SECONDS = 0``) the page is rendered whole, as any other."""
+    ttl = _ttl()
+    if not ttl:
+        return render_template(template, **context())
+    key = (
+        "page-for-anyone",
+        template,
+        request.full_path,
+        str(get_locale()),
+        str(get_timezone()),
+        request.cookies.get("text"),
+    )
+    pieces = _kept(key)
+    if pieces is None:
+        pieces = _render_shared(template, context())
+        _keep(key, pieces, ttl)
+    return _fill(pieces)
 
 
 def public_page(view):

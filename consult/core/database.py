@@ -21,6 +21,7 @@ from consult.extensions import db
 
 def configure(app) -> None:
     options = app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}
+    # SQLAlchemy's own defaults where the options leave them out (config.py sets 10 and 5).
     connections = options.get("pool_size", 5) + options.get("max_overflow", 10)
     turns = max(1, connections - RESERVED_CONNECTIONS)
     app.extensions[_TURNS] = threading.BoundedSemaphore(turns)
@@ -142,10 +143,37 @@ def autocommit(session=None) -> None:
     and on a busy server each is a wait for the event loop. Call it before the unit's first
     statement; afterwards it changes nothing. The connection goes back to the pool with the
     pool's own setting."""
-    session = session or db.session()
+    _start_autocommit(session or db.session())
+
+
+def _start_autocommit(session) -> bool:
+    """Autocommit from the session's first statement on, on PostgreSQL: whether it does."""
     if session.in_transaction() or session.get_bind().dialect.name != "postgresql":
-        return
+        return False
     session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return True
+
+
+@contextmanager
+def read_alone(session=None):
+    """On PostgreSQL, the block's statements commit on their own (the driver's autocommit),
+    and the unit of work's next statement starts a transaction of its own as usual.
+
+    For a read made before every page (the reader, with what their header shows): in a
+    transaction psycopg sends ``BEGIN`` before it and the page's end a ``ROLLBACK``, two
+    round trips around one, and a page served from the cache runs no other statement. What
+    the block loads stays loaded (as :func:`commit_keeping_loaded`). Elsewhere, or inside a
+    transaction already begun, the block runs as it is."""
+    session = session or db.session()
+    if not _start_autocommit(session):
+        yield
+        return
+    try:
+        yield
+    except BaseException:
+        session.rollback()
+        raise
+    commit_keeping_loaded(session)  # nothing to commit: the connection goes back to the pool
 
 
 def _begin_where_autocommit(connection) -> None:
@@ -181,7 +209,7 @@ TURN_WAIT_SECONDS = 60
 def database_turn():
     """A turn at the database for one Socket.IO event (or connection).
 
-    At most as many events run at once as the connection pool holds connections (5 + 10
+    At most as many events run at once as the connection pool holds connections (10 + 5
     unless DATABASE_POOL_SIZE / DATABASE_MAX_OVERFLOW say otherwise), less five kept for
     pages, the API and background work; the others wait here, in turn. Without it a burst
     (a thousand voters casting within a second) had every event take a connection from the
@@ -199,14 +227,14 @@ def database_turn():
         turns.release()
 
 
-def commit_keeping_loaded() -> None:
+def commit_keeping_loaded(session=None) -> None:
     """Commit without expiring what the session has loaded.
 
     For a unit of work that goes on to read the rows it read a moment ago (a join's answer:
     the consultation, its community, the person, the room's state): after a plain commit
     each would be read again, a query apiece. They are as fresh as they were before the
     commit, which is what the caller wants."""
-    session = db.session()
+    session = session or db.session()
     expiring, session.expire_on_commit = session.expire_on_commit, False
     try:
         session.commit()

@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 from consult.communities.service import get_community, is_member
 from consult.consultations import service as consultations
 from consult.consultations.models import FORMS
-from consult.core.cache import public_page, shared_html
+from consult.core.cache import public_page, shared_html, shared_page
 from consult.errors import DomainError, Forbidden, NotFound
 from consult.web.i18n import use_timezone
 
@@ -55,10 +55,12 @@ def notice():
             community = None
         else:
             use_timezone(community.timezone)
-    return render_template(
+    return shared_page(
         "notice/index.html",
-        community=community,
-        board=shared_html("notice/_board.html", lambda: _board(community, community_slug)),
+        lambda: dict(
+            community=community,
+            board=shared_html("notice/_board.html", lambda: _board(community, community_slug)),
+        ),
     )
 
 

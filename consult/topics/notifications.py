@@ -41,7 +41,7 @@ from consult.communities.models import Community, Membership
 from consult.consultations import service as consultations
 from consult.consultations.models import Consultation, Participant
 from consult.core import notify
-from consult.core.database import remember, remembered
+from consult.core.database import read_alone, remember, remembered
 from consult.core.time import isoformat, utcnow
 from consult.extensions import db
 
@@ -205,7 +205,8 @@ def preload_page_reader(session_id) -> None:
     user_id = session_user_id(session_id)
     if user_id is None:
         return
-    row = db.session.execute(_READER_WITH_UNREAD, {"user": user_id}).first()
+    with read_alone():
+        row = db.session.execute(_READER_WITH_UNREAD, {"user": user_id}).first()
     if row is not None:
         user, unread = row
         remember(("user", user_id), user)  # the session holds what it loaded only weakly
