@@ -483,8 +483,8 @@ def notice_bench(env: dict, folder: Path, mode: str, outcomes: int, seconds: flo
         "detail": f"/notice/{detail}",
     }
     # Who reads it: a visitor (the page is shared for a few seconds), a signed-in resident
-    # (the page is rendered for them around a list that is shared the same way) and, with no
-    # cache at all, what rendering all of it afresh costs.
+    # (the page is shared the same way but for their own parts, rendered for them into it)
+    # and, with no cache at all, what rendering all of it afresh costs.
     for cached in (True, False):
         settings = {**env} if cached else {**env, "PUBLIC_PAGE_CACHE_SECONDS": "0"}
         log = folder / f"notice-{mode}-{'cached' if cached else 'uncached'}.log"
