@@ -24,11 +24,9 @@ translations: $(BIN)/.installed
 
 setup: $(BIN)/.installed node_modules/.installed translations
 
-# The setup commands need no green threads: the `flask` command has imported Flask before
-# app.py could monkey-patch, and eventlet's patching then prints a traceback.
 run: setup
-	SOCKETIO_ASYNC_MODE=threading $(BIN)/flask db upgrade
-	SOCKETIO_ASYNC_MODE=threading $(BIN)/flask demo --if-empty
+	$(BIN)/flask db upgrade
+	$(BIN)/flask demo --if-empty
 	$(BIN)/python app.py
 
 test: setup

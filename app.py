@@ -1,14 +1,22 @@
 """Yiting's entry point: ``python app.py`` serves the app; ``flask --app app …`` runs commands.
 
 The Socket.IO async mode is a setting (``SOCKETIO_ASYNC_MODE``: eventlet, gevent or
-threading). Where a mode needs monkey-patching it happens here, before any other import;
-no other module touches eventlet or gevent.
+threading) of the server; commands run in threading mode. Where a mode needs
+monkey-patching it happens here, before any other import; no other module touches eventlet
+or gevent.
 """
 
 import gc
 import os
+import sys
 
 ASYNC_MODE = os.environ.get("SOCKETIO_ASYNC_MODE", "eventlet")
+if "flask" in sys.modules:
+    # Imported by the `flask` command (`flask --app app db upgrade`, …), which has loaded
+    # Flask already: too late to monkey-patch (eventlet printed a traceback for every
+    # command), and a command serves no connection. It runs in threading mode; what it
+    # announces still reaches every server process through SOCKETIO_MESSAGE_QUEUE.
+    ASYNC_MODE = "threading"
 if ASYNC_MODE == "eventlet":
     import eventlet
 

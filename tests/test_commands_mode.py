@@ -1,0 +1,60 @@
+"""`flask --app app …` commands run in threading mode whatever the server's async mode: the
+command has imported Flask before app.py could monkey-patch, and eventlet's late patching
+printed a traceback for every command. The server itself still runs in its mode."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+MODE_AS_SEEN = "import app; print(app.ASYNC_MODE, app.app.config['SOCKETIO_ASYNC_MODE'])"
+
+
+def _env(tmp_path, mode: str) -> dict:
+    return {
+        **os.environ,
+        "SOCKETIO_ASYNC_MODE": mode,
+        "YITING_DATA": str(tmp_path),
+        "SECRET_KEY": "commands-test",
+    }
+
+
+@pytest.mark.parametrize("mode", ["eventlet", "gevent"])
+def test_a_command_runs_without_a_traceback_in_threading_mode(tmp_path, mode):
+    flask = [sys.executable, "-m", "flask", "--app", "app"]
+    env = _env(tmp_path, mode)
+    upgrade = subprocess.run(
+        [*flask, "db", "upgrade"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert upgrade.returncode == 0, upgrade.stderr
+    assert "Traceback" not in upgrade.stderr and "monkey_patch" not in upgrade.stderr
+    assert "Running upgrade" in upgrade.stderr  # Alembic's log: the command did its work
+    routes = subprocess.run(
+        [*flask, "routes"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert routes.returncode == 0 and "/notice" in routes.stdout, routes.stderr
+    assert "Traceback" not in routes.stderr
+
+
+def _mode_seen(tmp_path, mode: str, first: str = "") -> list[str]:
+    """``app.ASYNC_MODE`` and the app's setting, in a fresh process that runs ``first``
+    before it imports app.py."""
+    seen = subprocess.run(
+        [sys.executable, "-c", first + MODE_AS_SEEN],
+        cwd=ROOT,
+        env=_env(tmp_path, mode),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert seen.returncode == 0, seen.stderr
+    return seen.stdout.split()
+
+
+@pytest.mark.parametrize("mode", ["eventlet", "gevent", "threading"])
+def test_the_server_keeps_its_mode_and_a_command_runs_in_threading(tmp_path, mode):
+    assert _mode_seen(tmp_path, mode) == [mode, mode]  # python app.py
+    assert _mode_seen(tmp_path, mode, "import flask; ") == ["threading", "threading"]
