@@ -385,6 +385,19 @@ def caching(app):
     cache.clear()
 
 
+def leave_unread(username: str, count: int) -> None:
+    """The user has ``count`` unread notifications, and only those."""
+    from consult.accounts.service import find_user
+    from consult.topics import notifications
+
+    user = find_user(username)
+    notifications.mark_read(user)
+    for number in range(count):
+        notifications.notify_users(
+            [user.id], "topic_declined", params={"title": f"Topic {number}", "reason": "-"}
+        )
+
+
 @contextmanager
 def statements_run(entry=None):
     """The SQL statements the database is sent inside the block, as a list; with ``entry``,

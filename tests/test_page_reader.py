@@ -4,9 +4,7 @@ notifications in one statement, and the session cookie sent again only when it c
 import re
 import time
 
-from consult.accounts.service import find_user
-from consult.topics import notifications
-from tests.conftest import statements_run
+from tests.conftest import leave_unread, statements_run
 
 
 def reads_reader_with_count(statement: str) -> bool:
@@ -19,21 +17,12 @@ def unread_badge(page: str) -> str:
     return badge.group(1)
 
 
-def notify_alice(count: int) -> None:
-    alice = find_user("alice")
-    notifications.mark_read(alice)
-    for number in range(count):
-        notifications.notify_users(
-            [alice.id], "topic_declined", params={"title": f"Topic {number}", "reason": "-"}
-        )
-
-
 def test_a_signed_in_page_reads_its_reader_and_unread_count_in_one_statement(
     demo, client, auth, caching
 ):
     client.get("/notice", headers={"Accept-Language": "en"})  # a visitor's: the shared list
     auth.login("alice")
-    notify_alice(2)
+    leave_unread("alice", 2)
     with statements_run() as statements:
         page = client.get("/notice", headers={"Accept-Language": "en"})
     assert page.status_code == 200
@@ -46,7 +35,7 @@ def test_a_signed_in_page_reads_its_reader_and_unread_count_in_one_statement(
 
 def test_the_notifications_page_shows_the_count_after_it_marked_them_read(demo, client, auth):
     auth.login("alice")
-    notify_alice(3)
+    leave_unread("alice", 3)
     assert unread_badge(client.get("/").get_data(as_text=True)) == "3"
     page = client.get("/notifications", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "Topic 2" in page
@@ -56,9 +45,9 @@ def test_the_notifications_page_shows_the_count_after_it_marked_them_read(demo, 
 
 def test_a_new_notification_shows_on_the_next_page(demo, client, auth):
     auth.login("alice")
-    notify_alice(0)
+    leave_unread("alice", 0)
     assert unread_badge(client.get("/").get_data(as_text=True)) == "0"
-    notify_alice(1)
+    leave_unread("alice", 1)
     assert unread_badge(client.get("/").get_data(as_text=True)) == "1"
 
 

@@ -10,8 +10,7 @@ from jinja2 import ChoiceLoader, DictLoader
 from consult.accounts.service import find_user
 from consult.core import cache
 from consult.extensions import db
-from consult.topics import notifications
-from tests.conftest import statements_run
+from tests.conftest import leave_unread, statements_run
 
 EN = {"Accept-Language": "en"}
 
@@ -27,16 +26,6 @@ def without_tokens(html: str) -> str:
 
 def csrf_tokens(html: str) -> set[str]:
     return set(re.findall(r'csrf[-_]token"? (?:content|value)="([^"]+)"', html))
-
-
-def give(username: str, count: int) -> None:
-    """The user has ``count`` unread notifications, and only those."""
-    user = find_user(username)
-    notifications.mark_read(user)
-    for number in range(count):
-        notifications.notify_users(
-            [user.id], "topic_declined", params={"title": f"Topic {number}", "reason": "-"}
-        )
 
 
 @pytest.fixture
@@ -57,7 +46,7 @@ def test_the_shared_copy_with_the_readers_parts_is_the_page_rendered_whole_for_t
     app, demo, client, auth
 ):
     auth.login("alice")
-    give("alice", 2)
+    leave_unread("alice", 2)
     whole = client.get("/notice?q=路灯", headers=EN).get_data(as_text=True)
     assert "王爱丽 Alice" in whole and "Notifications (2)" in text_of(whole)
 
@@ -76,8 +65,8 @@ def test_the_shared_copy_with_the_readers_parts_is_the_page_rendered_whole_for_t
 def test_each_reader_of_a_shared_page_sees_their_own_name_and_count(
     app, demo, client, auth, caching, shared_renders
 ):
-    give("alice", 2)
-    give("bob", 0)
+    leave_unread("alice", 2)
+    leave_unread("bob", 0)
     visitor = app.test_client()
     assert "Sign in" in text_of(visitor.get("/notice", headers=EN).get_data(as_text=True))
 
@@ -146,7 +135,7 @@ def test_a_shared_page_cannot_name_its_reader_outside_their_own_parts(
 ):
     from flask_login import current_user, login_user
 
-    give("alice", 1)
+    leave_unread("alice", 1)
     with app.test_request_context("/somewhere", headers=EN):
         login_user(find_user("alice"))
         page = cache.shared_page("asks-who.html", dict)
@@ -167,7 +156,7 @@ def test_a_signed_in_page_on_postgresql_reads_its_reader_alone_in_autocommit(pg_
     cache.clear()
     client = pg_app.test_client()
     client.post("/login", data={"username": "alice", "password": "yiting-demo"})
-    give("alice", 2)
+    leave_unread("alice", 2)
 
     def how(connection, statement):
         raw = connection.connection.driver_connection

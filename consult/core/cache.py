@@ -70,13 +70,19 @@ def _keep(key: tuple, value, ttl: int) -> None:
         _entries[key] = (time.monotonic() + ttl, value)
 
 
+def _for_anyone_here(template: str) -> tuple:
+    """What a shared rendering of ``template`` is kept under: this address, language and
+    time zone."""
+    return (template, request.full_path, str(get_locale()), str(get_timezone()))
+
+
 def shared_html(template: str, context: Callable[[], dict]) -> Markup:
     """``template`` rendered with ``context()`` for this address, language and time zone,
     kept and shared by every reader for a few seconds. It is rendered without the request's
     context processors, so it cannot show who is asking: naming ``current_user`` in it is
     an error."""
     ttl = _ttl()
-    key = ("html", template, request.full_path, str(get_locale()), str(get_timezone()))
+    key = ("html", *_for_anyone_here(template))
     html = _kept(key) if ttl else None
     if html is None:
         rendered = current_app.jinja_env.get_template(template).render(context())
@@ -112,13 +118,14 @@ def _refused(what: str) -> Callable:
 
 @contextmanager
 def _as_a_visitor():
-    """While a shared page is rendered, Flask-Login's ``current_user`` is nobody: code that
-    asks who is reading gets the answer for a visitor, never this reader's."""
+    """While a shared page is rendered, Flask-Login's ``current_user`` is nobody (the visitor
+    yielded): code that asks who is reading gets the answer for a visitor, never this
+    reader's."""
     missing = object()
     reader = g.get("_login_user", missing)
-    g._login_user = current_app.login_manager.anonymous_user()
+    g._login_user = visitor = current_app.login_manager.anonymous_user()
     try:
-        yield
+        yield visitor
     finally:
         if reader is missing:
             g.pop("_login_user", None)
@@ -129,16 +136,15 @@ def _as_a_visitor():
 def _render_shared(template: str, context: dict) -> tuple[str, ...]:
     """``template`` rendered for nobody in particular, cut at its personal parts: the text
     before each part, the part's name, …, the text after the last."""
-    app = current_app
-    app.update_template_context(context)
-    context.update(
-        personal_holes=_Holes(),
-        current_user=app.login_manager.anonymous_user(),
-        csrf_token=_refused("a CSRF token"),
-        get_flashed_messages=_refused("flashed messages"),
-    )
-    with _as_a_visitor():
-        html = app.jinja_env.get_template(template).render(context)
+    current_app.update_template_context(context)
+    with _as_a_visitor() as visitor:
+        context.update(
+            personal_holes=_Holes(),
+            current_user=visitor,
+            csrf_token=_refused("a CSRF token"),
+            get_flashed_messages=_refused("flashed messages"),
+        )
+        html = current_app.jinja_env.get_template(template).render(context)
     return tuple(_HOLE.split(html))
 
 
@@ -166,14 +172,7 @@ def shared_page(template: str, context: Callable[[], dict]) -> str:
     ttl = _ttl()
     if not ttl:
         return render_template(template, **context())
-    key = (
-        "page-for-anyone",
-        template,
-        request.full_path,
-        str(get_locale()),
-        str(get_timezone()),
-        request.cookies.get("text"),
-    )
+    key = ("page-for-anyone", *_for_anyone_here(template), request.cookies.get("text"))
     pieces = _kept(key)
     if pieces is None:
         pieces = _render_shared(template, context())
