@@ -33,14 +33,14 @@ elif ASYNC_MODE == "gevent":
 from sqlalchemy.orm import configure_mappers
 
 from consult import create_app
-from consult.core import futex
+from consult.core import collector, futex
 from consult.extensions import socketio
 
 app = create_app({"SOCKETIO_ASYNC_MODE": ASYNC_MODE})
 
 
-def main() -> None:
-    host, port = app.config["HOST"], app.config["PORT"]
+def prepare() -> None:
+    """What the server process does before it serves."""
     # What the app built at start lives as long as the process: frozen, Python's full
     # collections no longer walk it. Each full collection stops every green thread; filling a
     # room of 1,000 (gevent) they took 77–185 ms each, every 3–5 s, and 25–112 ms frozen.
@@ -51,8 +51,19 @@ def main() -> None:
     gc.freeze()
     # In threading mode a thread per connection waits on a lock: on the process's own futex
     # hash (Linux 6.17 and later) a server of 500 connections was at times slow for its whole
-    # life; on the system's, never (consult/core/futex.py).
+    # life; on the system's, never (consult/core/futex.py). Before the clock's thread starts.
     futex.use_global_hash()
+    # The full collections come on a clock (FULL_COLLECTION_SECONDS), not whenever
+    # enough objects have survived: in a room of 1,000 that was every 2–5 s while messages
+    # went out, 50–90 ms each (consult/core/collector.py).
+    collector.collect_on_a_clock(
+        app.config["FULL_COLLECTION_SECONDS"], socketio.start_background_task, socketio.sleep
+    )
+
+
+def main() -> None:
+    host, port = app.config["HOST"], app.config["PORT"]
+    prepare()
     print(f"Yiting serving on http://{host}:{port} (async mode: {ASYNC_MODE})", flush=True)
     options = {"allow_unsafe_werkzeug": True} if ASYNC_MODE == "threading" else {}
     socketio.run(app, host=host, port=port, log_output=False, **options)

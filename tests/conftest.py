@@ -189,6 +189,22 @@ def make_user(app):
 # --- live server ---------------------------------------------------------------------------
 
 
+def fresh_python(code: str, data: Path, **settings: str | None) -> str:
+    """What ``code`` prints, run by a fresh interpreter in the project's folder with ``data``
+    as its data folder and ``settings`` in its environment (``None`` takes one out)."""
+    env = {**os.environ, "YITING_DATA": str(data), "SECRET_KEY": "fresh-process-test"}
+    for name, value in settings.items():
+        env.pop(name, None)
+        if value is not None:
+            env[name] = value
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

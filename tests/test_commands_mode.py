@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, fresh_python
 
 MODE_AS_SEEN = "import app; print(app.ASYNC_MODE, app.app.config['SOCKETIO_ASYNC_MODE'])"
 
@@ -42,16 +42,7 @@ def test_a_command_runs_without_a_traceback_in_threading_mode(tmp_path, mode):
 def _mode_seen(tmp_path, mode: str, first: str = "") -> list[str]:
     """``app.ASYNC_MODE`` and the app's setting, in a fresh process that runs ``first``
     before it imports app.py."""
-    seen = subprocess.run(
-        [sys.executable, "-c", first + MODE_AS_SEEN],
-        cwd=ROOT,
-        env=_env(tmp_path, mode),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert seen.returncode == 0, seen.stderr
-    return seen.stdout.split()
+    return fresh_python(first + MODE_AS_SEEN, tmp_path, SOCKETIO_ASYNC_MODE=mode).split()
 
 
 @pytest.mark.parametrize("mode", ["eventlet", "gevent", "threading"])
