@@ -55,7 +55,7 @@ def prepare() -> None:
     futex.use_global_hash()
     # The full collections come on a clock (FULL_COLLECTION_SECONDS), not whenever
     # enough objects have survived: in a room of 1,000 that was every 2–5 s while messages
-    # went out, 50–90 ms each (consult/core/collector.py).
+    # went out, 45–113 ms each (consult/core/collector.py).
     collector.collect_on_a_clock(
         app.config["FULL_COLLECTION_SECONDS"], socketio.start_background_task, socketio.sleep
     )

@@ -4,11 +4,13 @@ Left to itself, Python collects its oldest generation whenever enough objects ha
 into it since the last time. A server with a room of 1,000 open did so every 2–5 s while
 messages went out (the messages waiting in each connection's queue survive a young
 collection or two before they are sent and freed), and each such collection walked every
-connection's objects, stopping the whole process — every green thread — for 50–90 ms.
-Each of them freed a few hundred to 2,700 objects.
+connection's objects, stopping the whole process — every green thread — for 45–113 ms.
+Each of them freed at most 2,700 objects.
 
-:func:`collect_on_a_clock` leaves the young generations to Python (their collections take
-2–7 ms) and makes the full collection once every ``seconds`` on a background task instead.
+:func:`collect_on_a_clock` leaves the young generations to Python (their collections took
+2–14 ms there) and makes the full collection once every ``seconds`` on a background task
+instead: in 100 s of that room, 31 full collections (2.6 s in all) became 5 (0.36 s, four of
+them at start), and the largest resident size went from 245 to 255 MB.
 """
 
 from __future__ import annotations
