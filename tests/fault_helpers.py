@@ -134,7 +134,7 @@ def flask_command(server: LiveServer, *args: str) -> subprocess.CompletedProcess
     return subprocess.run(
         [sys.executable, "-m", "flask", "--app", "app", *args],
         cwd=ROOT,
-        env={**server.env, "SOCKETIO_ASYNC_MODE": "threading"},
+        env=server.env,  # in the server's own mode: app.py runs a command in threading
         capture_output=True,
         text=True,
         timeout=120,
