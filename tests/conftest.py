@@ -189,20 +189,24 @@ def make_user(app):
 # --- live server ---------------------------------------------------------------------------
 
 
-def fresh_python(code: str, data: Path, **settings: str | None) -> str:
-    """What ``code`` prints, run by a fresh interpreter in the project's folder with ``data``
-    as its data folder and ``settings`` in its environment (``None`` takes one out)."""
+def run_fresh(args: list[str], data: Path, **settings: str | None) -> subprocess.CompletedProcess:
+    """A fresh interpreter run with ``args`` in the project's folder, with ``data`` as its data
+    folder and ``settings`` in its environment (``None`` takes one out); it must succeed."""
     env = {**os.environ, "YITING_DATA": str(data), "SECRET_KEY": "fresh-process-test"}
     for name, value in settings.items():
         env.pop(name, None)
         if value is not None:
             env[name] = value
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-        timeout=120,
-    )  # fmt: skip
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
-    return done.stdout
+    return done
+
+
+def fresh_python(code: str, data: Path, **settings: str | None) -> str:
+    """What ``code`` prints, run by :func:`run_fresh`."""
+    return run_fresh(["-c", code], data, **settings).stdout
 
 
 def free_port() -> int:

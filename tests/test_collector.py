@@ -43,10 +43,7 @@ def _survivors():
     """Objects that live through many young collections, as a room's connections do: more
     than a quarter of those already in the oldest generation, Python's own rule for a full
     collection."""
-    kept = []
-    for _ in range(len(gc.get_objects()) // 2 + 100_000):
-        kept.append([])
-    return kept
+    return [[] for _ in range(len(gc.get_objects()) // 2 + 100_000)]
 
 
 def test_python_makes_no_full_collection_by_itself_once_the_clock_runs(thresholds):

@@ -2,40 +2,21 @@
 command has imported Flask before app.py could monkey-patch, and eventlet's late patching
 printed a traceback for every command. The server itself still runs in its mode."""
 
-import os
-import subprocess
-import sys
-
 import pytest
 
-from tests.conftest import ROOT, fresh_python
+from tests.conftest import fresh_python, run_fresh
 
 MODE_AS_SEEN = "import app; print(app.ASYNC_MODE, app.app.config['SOCKETIO_ASYNC_MODE'])"
 
 
-def _env(tmp_path, mode: str) -> dict:
-    return {
-        **os.environ,
-        "SOCKETIO_ASYNC_MODE": mode,
-        "YITING_DATA": str(tmp_path),
-        "SECRET_KEY": "commands-test",
-    }
-
-
 @pytest.mark.parametrize("mode", ["eventlet", "gevent"])
 def test_a_command_runs_without_a_traceback_in_threading_mode(tmp_path, mode):
-    flask = [sys.executable, "-m", "flask", "--app", "app"]
-    env = _env(tmp_path, mode)
-    upgrade = subprocess.run(
-        [*flask, "db", "upgrade"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
-    assert upgrade.returncode == 0, upgrade.stderr
+    flask = ["-m", "flask", "--app", "app"]
+    upgrade = run_fresh([*flask, "db", "upgrade"], tmp_path, SOCKETIO_ASYNC_MODE=mode)
     assert "Traceback" not in upgrade.stderr and "monkey_patch" not in upgrade.stderr
     assert "Running upgrade" in upgrade.stderr  # Alembic's log: the command did its work
-    routes = subprocess.run(
-        [*flask, "routes"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
-    assert routes.returncode == 0 and "/notice" in routes.stdout, routes.stderr
+    routes = run_fresh([*flask, "routes"], tmp_path, SOCKETIO_ASYNC_MODE=mode)
+    assert "/notice" in routes.stdout, routes.stderr
     assert "Traceback" not in routes.stderr
 
 
