@@ -86,7 +86,10 @@ DEFAULTS = {
     # Pooled connections are checked after a pause, not at every use (core/database.py).
     # Ten are kept: with SQLAlchemy's five, eight pages at once opened and closed a
     # PostgreSQL connection (a server process of its own) for most of their requests.
-    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 10, "max_overflow": 5},
+    # The connection returned last is the next handed out (LIFO): under a light load one or
+    # two do the work and keep what they prepared (psycopg prepares a statement at its fifth
+    # use on a connection); taken in turn, each of the ten planned its first five afresh.
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 10, "max_overflow": 5, "pool_use_lifo": True},
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "REMEMBER_COOKIE_HTTPONLY": True,

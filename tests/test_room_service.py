@@ -355,6 +355,22 @@ def test_a_pooled_connection_is_checked_after_a_pause_and_replaced_if_dead(pg_ap
     assert replaced is not first and first.closed and pings.count(first) == 2
 
 
+@pytest.mark.parametrize("database", ["app", "pg_app"])
+def test_the_pool_hands_out_the_connection_returned_last(database, request):
+    """One connection does the work while the load is light, and keeps what it prepared: the
+    pool hands out the connection returned last, not the one that waited longest."""
+    request.getfixturevalue(database)
+    db.session.remove()
+    first, second = db.engine.connect(), db.engine.connect()
+    returned_first = first.connection.dbapi_connection
+    returned_last = second.connection.dbapi_connection
+    first.close()
+    second.close()
+    with db.engine.connect() as again:
+        assert again.connection.dbapi_connection is returned_last
+        assert again.connection.dbapi_connection is not returned_first
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def any_room(request):
     """The demo room on SQLite and on PostgreSQL (where a message is locked, checked and
