@@ -14,7 +14,7 @@ from flask.sessions import SecureCookieSessionInterface
 
 from consult.extensions import db, socketio
 from consult.room.models import FloorOpinion, HandRaise, Message, RoomMute, RoomVisit
-from tests.conftest import statements_run
+from tests.conftest import fresh_python, statements_run
 
 
 def fresh():
@@ -725,6 +725,26 @@ def test_events_wait_their_turn_at_the_database_and_are_told_when_none_comes(
     fresh()
     assert socketio.test_client(app, auth={"token": token}).is_connected()
     assert message_count(room) == before + 1
+
+
+#: In a server process of the given mode: a green thread made ready while an event holds its
+#: turn at the database, and the order in which it and the event's going on run.
+TURN_GIVEN_BACK = (
+    "import app; from consult.core.database import database_turn; order = []\n"
+    "with app.app.app_context():\n"
+    "    with database_turn():\n"
+    "        app.socketio.start_background_task(order.append, 'the others')\n"
+    "    order.append('the event')\n"
+    "app.socketio.sleep(0.1); print(', '.join(order))"
+)
+
+
+@pytest.mark.parametrize("mode", ["eventlet", "gevent"])
+def test_an_event_goes_on_at_once_when_it_gives_back_its_turn(tmp_path, mode):
+    """Giving back a turn at the database lets no other green thread run first: the event
+    returns its connection and answers before the room's broadcast is written, not after."""
+    order = fresh_python(TURN_GIVEN_BACK, tmp_path, SOCKETIO_ASYNC_MODE=mode)
+    assert order.strip() == "the event, the others"
 
 
 def test_events_leave_no_request_context_for_the_cycle_collector(app, room):

@@ -2,6 +2,7 @@
 pooled connections are checked after a pause), the write lock, and lookups remembered within
 one unit of work."""
 
+import sys
 import threading
 import time
 import weakref
@@ -24,7 +25,7 @@ def configure(app) -> None:
     # SQLAlchemy's own defaults where the options leave them out (config.py sets 10 and 5).
     connections = options.get("pool_size", 5) + options.get("max_overflow", 10)
     turns = max(1, connections - RESERVED_CONNECTIONS)
-    app.extensions[_TURNS] = threading.BoundedSemaphore(turns)
+    app.extensions[_TURNS] = _semaphore(turns)
     engine: Engine = db.engine
     if engine.dialect.name != "sqlite":
         _check_after_a_pause(engine)
@@ -203,6 +204,20 @@ _TURNS = "yiting.database_turns"
 RESERVED_CONNECTIONS = 5
 #: How long a Socket.IO event waits for its turn before it is answered ``server_busy``.
 TURN_WAIT_SECONDS = 60
+
+
+def _semaphore(count: int):
+    """A bounded semaphore of ``count`` whose release lets no other thread run first. Under
+    gevent, Python's own (a condition over gevent's locks) yields to every other green thread
+    ready when it is released: an event then kept its connection and its answer back while
+    the room's broadcast was written (8 ms at the median in a room of 100). gevent's own
+    semaphore does not yield, nor does Python's under eventlet or with real threads."""
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None and monkey.is_module_patched("threading"):
+        from gevent.lock import BoundedSemaphore
+
+        return BoundedSemaphore(count)
+    return threading.BoundedSemaphore(count)
 
 
 @contextmanager
