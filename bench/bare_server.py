@@ -2,9 +2,9 @@
 consultation room — no authentication, no database. Used only by the benchmark.
 
 It broadcasts a message of the same shape as Yiting's ``message:new`` (the same fields,
-an author, the text as HTML): the benchmark's clients share one process, and at 500 clients
-and more how fast they read is what limits both servers, so a smaller message would make the
-floor look faster for a reason that is not the server's.
+an author, the text as HTML): a room's clients share one process, and how fast they read
+weighs on both servers, so a smaller message would make the floor look faster for a reason
+that is not the server's.
 
     SOCKETIO_ASYNC_MODE=eventlet PORT=5100 python bench/bare_server.py
 """

@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import gc
 import json
-import logging
 import os
 import re
 import shutil
@@ -25,13 +24,14 @@ import time
 import uuid
 from pathlib import Path
 
+import aiohttp
 import requests
-import socketio
 import uvloop
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.client import RoomClient  # noqa: E402
 from tests.servers import Postgres, free_port  # noqa: E402
 
 PYTHON = sys.executable
@@ -185,37 +185,38 @@ class Room:
         self.url = url
         self.tokens = tokens
         self.consultation_id = consultation_id
-        self.clients: list[socketio.AsyncClient] = []
+        self.clients: list[RoomClient] = []
+        self.session: aiohttp.ClientSession | None = None
         self.received: list[dict[str, float]] = []
         self.closed_at: dict[int, float] = {}
         self.join_seconds = 0.0
         self.join_times: list[float] = []
         self.dropped = 0
         self.drop_reasons: dict[str, int] = {}
-        self.closing = False
 
     async def _connect(self, index: int) -> None:
-        client = socketio.AsyncClient(reconnection=False)
+        if self.session is None:
+            self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        client = RoomClient(self.session)
         mine: dict[str, float] = {}
 
-        @client.on("message:new")
-        async def on_message(data, _mine=mine):
+        def on_message(data, _mine=mine):
             body = data.get("body", "") if isinstance(data, dict) else ""
             if isinstance(body, str) and body.startswith("bench:"):
                 _mine[body] = time.perf_counter()
 
-        @client.on("vote:closed")
-        async def on_closed(data, _index=index):
+        def on_closed(data, _index=index):
             self.closed_at.setdefault(_index, time.perf_counter())
 
-        @client.on("disconnect")
-        async def on_disconnect(reason=None):
-            if not self.closing:
-                self.dropped += 1
-                self.drop_reasons[str(reason)] = self.drop_reasons.get(str(reason), 0) + 1
+        def on_disconnect(reason):
+            self.dropped += 1
+            self.drop_reasons[reason] = self.drop_reasons.get(reason, 0) + 1
 
+        client.on("message:new", on_message)
+        client.on("vote:closed", on_closed)
+        client.on_disconnect = on_disconnect
         auth = {"token": self.tokens[index]} if self.tokens else None
-        await client.connect(self.url, auth=auth, transports=["websocket"], wait_timeout=60)
+        await client.connect(self.url, auth=auth, timeout=60)
         started = time.perf_counter()
         answer = await client.call(
             "room:join", {"consultation_id": self.consultation_id}, timeout=180
@@ -317,10 +318,9 @@ class Room:
         }
 
     async def close(self) -> None:
-        self.closing = True
-        # A thousand clients leaving at once each say their write loop ended: not news.
-        logging.getLogger("engineio.client").setLevel(logging.CRITICAL)
         await asyncio.gather(*(c.disconnect() for c in self.clients), return_exceptions=True)
+        if self.session is not None:
+            await self.session.close()
 
 
 # --- vote burst ---------------------------------------------------------------------------
@@ -419,8 +419,6 @@ BROWSER = {"User-Agent": "Mozilla/5.0 (Yiting benchmark)"}
 
 async def http_load(url: str, seconds: float, concurrency: int, cookies=None) -> dict:
     """GET ``url`` from ``concurrency`` connections for ``seconds`` (with ``cookies``)."""
-    import aiohttp
-
     latencies: list[float] = []
     errors = 0
     stop = time.perf_counter() + seconds
