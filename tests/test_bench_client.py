@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import aiohttp
 import pytest
@@ -42,6 +43,13 @@ def test_packets_are_written_as_python_socketio_reads_them():
     read = packet.Packet(encoded_packet=encode("0", {"token": "t"})[1:])
     assert (read.packet_type, read.data) == (packet.CONNECT, {"token": "t"})
     assert encode("1", None) == "41"
+
+
+def run(coroutine):
+    """``asyncio.run`` in a thread of its own: a browser test's Playwright keeps an event loop
+    running in the test's thread for the rest of the session."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
 
 
 @pytest.fixture
@@ -105,7 +113,7 @@ def test_a_room_conversation_with_a_python_socketio_server(bare_server):
                     await asyncio.sleep(0.01)
             assert len(ended) == 1 and ended[0]
 
-    asyncio.run(conversation())
+    run(conversation())
 
 
 @pytest.mark.live
@@ -138,5 +146,5 @@ def test_a_conversation_with_yiting(demo_server):
             await client.disconnect()
             return refusal.value.args[0]
 
-    refused = asyncio.run(conversation())
+    refused = run(conversation())
     assert refused["data"]["code"] == "invalid_token"
