@@ -2,10 +2,6 @@
 with a real python-socketio server (the benchmark's bare server) and with Yiting's."""
 
 import asyncio
-import os
-import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import aiohttp
@@ -13,7 +9,7 @@ import pytest
 import requests
 
 from bench.client import ConnectionRefused, RoomClient, decode, encode
-from tests.conftest import ROOT, free_port
+from bench.run import Server
 
 
 def test_packets_are_read_as_python_socketio_writes_them():
@@ -53,26 +49,9 @@ def run(coroutine):
 
 
 @pytest.fixture
-def bare_server():
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "bench/bare_server.py"], cwd=ROOT,
-        env={**os.environ, "PORT": str(port), "SOCKETIO_ASYNC_MODE": "eventlet"},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            requests.get(url + "/", timeout=1)
-            break
-        except requests.RequestException:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-    yield process, url
-    process.kill()
-    process.wait()
+def bare_server(tmp_path):
+    with Server("bench/bare_server.py", "eventlet", {}, tmp_path / "bare.log") as server:
+        yield server.process, server.url
 
 
 @pytest.mark.live
