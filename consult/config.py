@@ -76,6 +76,9 @@ def from_environment() -> dict:
         "ROOM_LIST_CACHE_SECONDS": float(os.environ.get("ROOM_LIST_CACHE_SECONDS", 1.0)),
         # Visitors' copy of a public page is shared this long (0: never; see core/cache.py).
         "PUBLIC_PAGE_CACHE_SECONDS": _int("PUBLIC_PAGE_CACHE_SECONDS", 5),
+        # On PostgreSQL under eventlet or gevent, the process waits this long for an answer
+        # before its other green threads run (0: they run at once; see core/database.py).
+        "DATABASE_WAIT_IN_PROCESS_MS": _int("DATABASE_WAIT_IN_PROCESS_MS", 5),
         # The server makes Python's full garbage collection this often, and Python makes
         # none by itself (0: Python's own rule; see core/collector.py).
         "FULL_COLLECTION_SECONDS": float(os.environ.get("FULL_COLLECTION_SECONDS", 60)),

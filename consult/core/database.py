@@ -1,6 +1,6 @@
 """Engine settings (SQLite gets WAL, foreign keys and a busy timeout; a server database's
-pooled connections are checked after a pause), the write lock, and lookups remembered within
-one unit of work."""
+pooled connections are checked after a pause and answers are waited for in the process
+first), the write lock, and lookups remembered within one unit of work."""
 
 import sys
 import threading
@@ -29,6 +29,7 @@ def configure(app) -> None:
     engine: Engine = db.engine
     if engine.dialect.name != "sqlite":
         _check_after_a_pause(engine)
+        _wait_in_process_first(app.config.get("DATABASE_WAIT_IN_PROCESS_MS", 5) / 1000)
         return
 
     @event.listens_for(engine, "connect")
@@ -70,6 +71,70 @@ def _check_after_a_pause(engine: Engine) -> None:
             # As the pool's own pre-ping does: every connection made before now is dropped
             # (the database has likely restarted) and a new one is tried.
             raise exc.InvalidatePoolError(str(error)) from error
+
+
+#: psycopg's waits once :func:`_wait_in_process_first` has installed :func:`_wait`: in the
+#: process (C), green, and how long the first may last.
+_waits: dict = {"seconds": 0.0}
+
+
+def _wait_in_process_first(seconds: float) -> None:
+    """Under eventlet and gevent psycopg waits for each answer green (``app.py``), and the
+    other green threads run meanwhile: in a full room those are the previous messages'
+    writes to every client, so each statement of a message waited behind them (a message
+    took 167 ms at the median in a room of 1,000 on PostgreSQL, 14 ms on SQLite; see
+    docs/performance.md). Now the process waits for an answer itself for up to ``seconds``
+    (an event's statements take a millisecond or two), as it does for SQLite's, and only a
+    longer wait is green: a heavy read, or a statement waiting for a lock whose holder may
+    be another green thread of this process, which must run to let it go. With real
+    threads, or psycopg without its C part, nothing changes."""
+    from psycopg import waiting
+
+    if waiting.wait is not _wait:
+        if not hasattr(waiting, "wait_c") or waiting.wait is waiting.wait_c:
+            return
+        _waits.update(in_process=waiting.wait_c, green=waiting.wait)
+        waiting.wait = _wait
+    _waits["seconds"] = seconds
+
+
+def _wait(gen, fileno, interval=0.0, timeout=None):
+    """psycopg's wait for the operation ``gen`` on the connection ``fileno``."""
+    seconds = _waits["seconds"]
+    if seconds > 0:
+        steps = _held(gen, time.monotonic() + seconds)
+        done, value = _waits["in_process"](steps, fileno, seconds, timeout)
+        if done:
+            return value
+        gen = _going_on(gen, value)
+    return _waits["green"](gen, fileno, interval, timeout)
+
+
+def _held(gen, until: float):
+    """psycopg's generator ``gen`` of one operation, for the wait in the process until
+    ``until``: it ends with ``(True, result)`` when the operation is done, or with
+    ``(False, what it waits for)`` when told nothing is ready (as the wait does every
+    ``interval``) and the time is up."""
+    try:
+        state = next(gen)
+        while True:
+            ready = yield state
+            if not ready and time.monotonic() >= until:
+                return False, state
+            state = gen.send(ready)
+    except StopIteration as done:
+        return True, done.value
+
+
+def _going_on(gen, state):
+    """The rest of psycopg's generator ``gen``, for the green wait, which first asks what
+    ``gen`` waits for now: ``state``."""
+    try:
+        while True:
+            ready = yield state
+            state = gen.send(ready)
+    except StopIteration as done:
+        return done.value
 
 
 def all_models():

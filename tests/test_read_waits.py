@@ -1,0 +1,97 @@
+"""On PostgreSQL under eventlet or gevent, the server process waits for an answer itself for
+a moment (DATABASE_WAIT_IN_PROCESS_MS) before its other green threads run: a message's
+statements then do not wait behind the room's broadcasts (consult/core/database.py)."""
+
+import json
+
+import pytest
+
+from tests.conftest import fresh_python
+
+#: In a server process, with a green thread that counts milliseconds: how many it counted
+#: during a statement of 20 ms and one of 300 ms; and, while another green thread of the
+#: process holds a row's lock and sleeps, a read of the row and a locked read of it.
+WAITS = """
+import json, time
+import app
+from sqlalchemy import text
+from consult.extensions import db, socketio
+
+ticks, seen = [], {}
+
+def count():
+    while True:
+        ticks.append(1)
+        socketio.sleep(0.001)
+
+def counted(connection, statement):
+    before = len(ticks)
+    value = connection.execute(text(statement)).scalar()
+    return value, len(ticks) - before
+
+def holder():
+    with app.app.app_context(), db.engine.begin() as c:
+        c.execute(text("SELECT n FROM counter WHERE id = 1 FOR UPDATE"))
+        seen["locked"] = True
+        socketio.sleep(0.5)
+        c.execute(text("UPDATE counter SET n = n + 1 WHERE id = 1"))
+    seen["committed_at"] = time.monotonic()
+
+with app.app.app_context():
+    with db.engine.begin() as c:
+        c.execute(text("CREATE TABLE counter (id int PRIMARY KEY, n int NOT NULL)"))
+        c.execute(text("INSERT INTO counter VALUES (1, 0)"))
+    socketio.start_background_task(count)
+    socketio.sleep(0.05)
+    with db.engine.connect() as c:
+        _, seen["ticks_short"] = counted(c, "SELECT pg_sleep(0.02)")
+        _, seen["ticks_long"] = counted(c, "SELECT pg_sleep(0.3)")
+    socketio.start_background_task(holder)
+    for _ in range(500):
+        if "locked" in seen:
+            break
+        socketio.sleep(0.01)
+    with db.engine.connect() as c:
+        seen["read"] = c.execute(text("SELECT n FROM counter WHERE id = 1")).scalar()
+        seen["read_at"] = time.monotonic()
+    with db.engine.begin() as c:
+        seen["locked_read"], seen["ticks_lock"] = counted(
+            c, "SELECT n FROM counter WHERE id = 1 FOR UPDATE"
+        )
+        seen["locked_read_at"] = time.monotonic()
+print(json.dumps(seen))
+"""
+
+
+def waits(postgres, tmp_path, name: str, mode: str, milliseconds: str) -> dict:
+    url = postgres.create_database(name)
+    return json.loads(
+        fresh_python(
+            WAITS,
+            tmp_path,
+            SOCKETIO_ASYNC_MODE=mode,
+            DATABASE_URL=url,
+            DATABASE_WAIT_IN_PROCESS_MS=milliseconds,
+        )  # fmt: skip
+    )
+
+
+@pytest.mark.parametrize("mode", ["eventlet", "gevent"])
+def test_the_process_waits_for_a_short_answer_and_green_for_a_long_one(postgres, tmp_path, mode):
+    """With 100 ms in the process: nothing else ran during a statement of 20 ms; the rest of
+    one of 300 ms was green. A read does not wait for a row's lock; a locked read waits for
+    it, green after its 100 ms, so that the holder (a green thread of the same process) can
+    commit; a wait in the process only would never end."""
+    seen = waits(postgres, tmp_path, f"waits_{mode}", mode, "100")
+    assert seen["ticks_short"] == 0
+    assert seen["ticks_long"] > 50
+    assert seen["read"] == 0 and seen["read_at"] < seen["committed_at"]
+    assert seen["locked_read"] == 1 and seen["locked_read_at"] >= seen["committed_at"]
+    assert seen["ticks_lock"] > 10
+
+
+def test_every_wait_is_green_where_the_setting_is_zero(postgres, tmp_path):
+    seen = waits(postgres, tmp_path, "waits_green", "eventlet", "0")
+    assert seen["ticks_short"] > 5
+    assert seen["ticks_long"] > 150
+    assert seen["locked_read"] == 1 and seen["locked_read_at"] >= seen["committed_at"]
