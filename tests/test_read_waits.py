@@ -72,7 +72,7 @@ def waits(postgres, tmp_path, name: str, mode: str, milliseconds: str) -> dict:
             SOCKETIO_ASYNC_MODE=mode,
             DATABASE_URL=url,
             DATABASE_WAIT_IN_PROCESS_MS=milliseconds,
-        )  # fmt: skip
+        )
     )
 
 

@@ -83,7 +83,7 @@ def _wait_in_process_first(seconds: float) -> None:
     other green threads run meanwhile: in a full room those are the previous messages'
     writes to every client, so each statement of a message waited behind them (a message
     took 167 ms at the median in a room of 1,000 on PostgreSQL, 14 ms on SQLite; see
-    docs/performance.md). Now the process waits for an answer itself for up to ``seconds``
+    docs/performance.md). So the process waits for an answer itself for up to ``seconds``
     (an event's statements take a millisecond or two), as it does for SQLite's, and only a
     longer wait is green: a heavy read, or a statement waiting for a lock whose holder may
     be another green thread of this process, which must run to let it go. With real
