@@ -58,7 +58,6 @@ with app.app.app_context():
         seen["locked_read"], seen["ticks_lock"] = counted(
             c, "SELECT n FROM counter WHERE id = 1 FOR UPDATE"
         )
-        seen["locked_read_at"] = time.monotonic()
 print(json.dumps(seen))
 """
 
@@ -86,7 +85,8 @@ def test_the_process_waits_for_a_short_answer_and_green_for_a_long_one(postgres,
     assert seen["ticks_short"] == 0
     assert seen["ticks_long"] > 50
     assert seen["read"] == 0 and seen["read_at"] < seen["committed_at"]
-    assert seen["locked_read"] == 1 and seen["locked_read_at"] >= seen["committed_at"]
+    # It read the holder's update, so it waited for the holder's commit.
+    assert seen["locked_read"] == 1
     assert seen["ticks_lock"] > 10
 
 
@@ -96,7 +96,7 @@ def test_every_wait_is_green_where_the_setting_is_zero(postgres, tmp_path):
     seen = waits(postgres, tmp_path, "waits_green", "eventlet", "0")
     assert seen["ticks_short"] > 0
     assert seen["ticks_long"] > 50
-    assert seen["locked_read"] == 1 and seen["locked_read_at"] >= seen["committed_at"]
+    assert seen["locked_read"] == 1
 
 
 #: In a fresh server process (eventlet), how long it waits for PostgreSQL in the process.
