@@ -968,3 +968,24 @@ def test_a_members_first_message_joins_them_in_one_transaction_on_postgresql(pg_
     assert role == "voter"
     checked, broken = audit.verify()
     assert broken is None and checked > 0
+
+
+def test_a_disconnect_handled_inside_another_request_leaves_that_requests_session(app, demo):
+    """An emit to a client whose pings stopped closes its connection there and then, and
+    Flask-SocketIO runs the disconnect handler inside the emitting request, sharing its
+    application context. What that request has loaded stays in its session (opening a vote
+    answered 500 when it was detached)."""
+    from flask import request as flask_request
+
+    from consult.accounts.models import User
+    from consult.room.events import room_disconnect
+
+    with app.test_request_context("/api/v1/motions/1/votes", method="POST"):
+        session = db.session()
+        chair = session.scalar(sa.select(User).where(User.username == "chair"))
+        with app.test_request_context("/socket.io/"):
+            flask_request.sid = "a-connection-that-went-quiet"
+            room_disconnect("ping timeout")
+        assert sa.inspect(chair).session is session is db.session()
+        session.expire(chair)
+        assert chair.username == "chair"  # read again through the same session

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import request
+from flask import current_app, request
 from flask_login import current_user
 from flask_socketio import join_room, leave_room
 
@@ -159,13 +159,21 @@ def minority_record(data):
 
 @socketio.on("disconnect")
 def room_disconnect(reason=None):
-    """The connection ended: its visits end, and the rooms hear who is still there."""
-    fresh_request_state()
-    try:
-        with database_turn():
-            service.leave_all(request.sid)
-    except Exception:  # noqa: BLE001 — nobody is left to answer
-        log.exception("room: could not close the visits of %s", request.sid)
-        db.session.rollback()
-    finally:
-        db.session.remove()
+    """The connection ended: its visits end, and the rooms hear who is still there.
+
+    A disconnect may be handled inside whatever found the connection gone: an emit to a
+    client whose pings stopped closes it there and then, in the emitting request's
+    application context, which Flask-SocketIO's request context for this handler shares.
+    In a context of its own, this handler's database session is its own too; with the
+    request's, removing it at the end detached what the request had loaded (opening a vote
+    answered 500 when one of its voters' connections had gone quiet)."""
+    with current_app.app_context():
+        fresh_request_state()
+        try:
+            with database_turn():
+                service.leave_all(request.sid)
+        except Exception:  # noqa: BLE001 — nobody is left to answer
+            log.exception("room: could not close the visits of %s", request.sid)
+            db.session.rollback()
+        finally:
+            db.session.remove()
