@@ -727,6 +727,25 @@ def test_events_wait_their_turn_at_the_database_and_are_told_when_none_comes(
     assert message_count(room) == before + 1
 
 
+def test_a_turn_asked_for_inside_a_turn_is_part_of_it(app, monkeypatch):
+    """A disconnect handled inside an event (its emit found a connection gone quiet) asks for
+    a turn inside the event's: with every turn held, waiting for another would stall it."""
+    import threading
+
+    from consult.core import database
+
+    turns = threading.BoundedSemaphore(1)
+    monkeypatch.setitem(app.extensions, database._TURNS, turns)
+    monkeypatch.setattr(database, "TURN_WAIT_SECONDS", 0.2)
+    inside = []
+    with database.database_turn():
+        with database.database_turn():
+            inside.append("the disconnect")
+        assert not turns.acquire(blocking=False)  # the event still holds the one turn
+    assert inside == ["the disconnect"]
+    assert turns.acquire(blocking=False)  # given back once
+
+
 #: In a server process of the given mode: a green thread made ready while an event holds its
 #: turn at the database, and the order in which it and the event's going on run.
 TURN_GIVEN_BACK = (

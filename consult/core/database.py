@@ -309,6 +309,10 @@ def _semaphore(count: int):
     return threading.BoundedSemaphore(count)
 
 
+#: Whether this thread (green under eventlet and gevent) holds a turn at the database.
+_turn_held = threading.local()
+
+
 @contextmanager
 def database_turn():
     """A turn at the database for one Socket.IO event (or connection).
@@ -318,16 +322,23 @@ def database_turn():
     pages, the API and background work; the others wait here, in turn. Without it a burst
     (a thousand voters casting within a second) had every event take a connection from the
     pool at once, and those the pool could not serve within 30 s failed. Under eventlet and
-    gevent this is a green semaphore."""
+    gevent this is a green semaphore.
+
+    A turn asked for inside another on the same thread is part of it: a disconnect handled
+    inside an event (its emit found a connection gone quiet; see room/events.py) would
+    otherwise wait for a second turn, and with every turn held by events waiting so, none
+    would go on until the wait ran out. Its connection comes from the five kept."""
     turns = current_app.extensions.get(_TURNS)
-    if turns is None:
+    if turns is None or getattr(_turn_held, "held", False):
         yield
         return
     if not turns.acquire(timeout=TURN_WAIT_SECONDS):
         raise Busy("server_busy", _("The server is busy. Please try again in a moment."))
+    _turn_held.held = True
     try:
         yield
     finally:
+        _turn_held.held = False
         turns.release()
 
 
