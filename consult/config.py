@@ -25,19 +25,12 @@ def _secret_key(data_dir: Path) -> str:
     return key_file.read_text().strip()
 
 
-def _int(name: str, default: int) -> int:
-    try:
-        return int(os.environ.get(name, default))
-    except ValueError:
-        return default
-
-
-def _int_or_none(name: str) -> int | None:
-    """An integer setting with no default of its own here (None when unset or not a number)."""
+def _int(name: str, default: int | None) -> int | None:
+    """An integer setting, or ``default`` when unset or not a number."""
     try:
         return int(os.environ[name])
     except (KeyError, ValueError):
-        return None
+        return default
 
 
 def from_environment() -> dict:
@@ -87,7 +80,7 @@ def from_environment() -> dict:
         # On PostgreSQL under eventlet or gevent, the process waits this long for an answer
         # before its other green threads run (0: they run at once). Unset: 5 ms for a
         # database on this machine, 0 for one elsewhere (see core/database.py).
-        "DATABASE_WAIT_IN_PROCESS_MS": _int_or_none("DATABASE_WAIT_IN_PROCESS_MS"),
+        "DATABASE_WAIT_IN_PROCESS_MS": _int("DATABASE_WAIT_IN_PROCESS_MS", None),
         # The server makes Python's full garbage collection this often, and Python makes
         # none by itself (0: Python's own rule; see core/collector.py).
         "FULL_COLLECTION_SECONDS": float(os.environ.get("FULL_COLLECTION_SECONDS", 60)),
