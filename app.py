@@ -35,7 +35,7 @@ elif ASYNC_MODE == "gevent":
 from sqlalchemy.orm import configure_mappers
 
 from consult import create_app
-from consult.core import collector, futex
+from consult.core import collector, futex, serving
 from consult.extensions import socketio
 
 app = create_app({"SOCKETIO_ASYNC_MODE": ASYNC_MODE})
@@ -67,8 +67,7 @@ def main() -> None:
     host, port = app.config["HOST"], app.config["PORT"]
     prepare()
     print(f"Yiting serving on http://{host}:{port} (async mode: {ASYNC_MODE})", flush=True)
-    options = {"allow_unsafe_werkzeug": True} if ASYNC_MODE == "threading" else {}
-    socketio.run(app, host=host, port=port, log_output=False, **options)
+    serving.serve(app, socketio, ASYNC_MODE, host, port, app.config["LISTEN_BACKLOG"])
 
 
 if __name__ == "__main__":

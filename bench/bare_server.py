@@ -28,7 +28,7 @@ from datetime import UTC, datetime  # noqa: E402
 from flask import Flask  # noqa: E402
 from flask_socketio import SocketIO, join_room  # noqa: E402
 
-from consult.core import futex  # noqa: E402
+from consult.core import futex, serving  # noqa: E402
 
 app = Flask(__name__)
 # The connections are kept alive as Yiting keeps its own (a ping every 20 s to every client).
@@ -71,5 +71,5 @@ def on_send(data):
 
 if __name__ == "__main__":
     futex.use_global_hash()  # as Yiting's server does (app.py): the same floor
-    options = {"allow_unsafe_werkzeug": True} if MODE == "threading" else {}
-    socketio.run(app, host="127.0.0.1", port=int(os.environ["PORT"]), log_output=False, **options)
+    # The same listening queue as Yiting's server (LISTEN_BACKLOG's default): the same door.
+    serving.serve(app, socketio, MODE, "127.0.0.1", int(os.environ["PORT"]), 1024)

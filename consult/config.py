@@ -61,6 +61,8 @@ def from_environment() -> dict:
         "SOCKETIO_CORS_ORIGINS": origins.split(",") if origins else None,
         "HOST": os.environ.get("HOST", "127.0.0.1"),
         "PORT": _int("PORT", 5000),
+        # Connections the kernel may hold for the server before it takes them (core/serving.py).
+        "LISTEN_BACKLOG": _int("LISTEN_BACKLOG", 1024),
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "") == "1",
         # Number of reverse proxies in front (nginx: 1) whose X-Forwarded-* headers to trust.
         "PROXY_HOPS": _int("PROXY_HOPS", 0),

@@ -39,7 +39,7 @@ from consult.core import futex
 done = threading.Event()
 threading.Thread(target=done.wait).start()  # a thread, as a server has before it serves
 before = futex.slots()
-app.socketio.run = lambda *args, **kwargs: None  # start as the server does, without serving
+app.serving.serve = lambda *args, **kwargs: None  # start as the server does, without serving
 app.main()
 after = futex.slots()
 done.set()
