@@ -35,7 +35,7 @@ elif ASYNC_MODE == "gevent":
 from sqlalchemy.orm import configure_mappers
 
 from consult import create_app
-from consult.core import collector, futex, serving
+from consult.core import collector, futex, queue, serving
 from consult.extensions import socketio
 
 app = create_app({"SOCKETIO_ASYNC_MODE": ASYNC_MODE})
@@ -61,6 +61,8 @@ def prepare() -> None:
     collector.collect_on_a_clock(
         app.config["FULL_COLLECTION_SECONDS"], socketio.start_background_task, socketio.sleep
     )
+    # With a Redis queue, the process hears the others before its first client comes in.
+    queue.listen_before_serving(socketio.server)
 
 
 def main() -> None:

@@ -80,6 +80,7 @@ class FakeServer:
         self.emitted: list[tuple] = []
         self.packet_class = pysocketio.packet.Packet
         self.async_mode = "threading"
+        self.manager_initialized = False
 
     def emit(self, event, data=None, namespace=None, ignore_queue=False, **kwargs):
         self.emitted.append((event, data, namespace, ignore_queue, kwargs))
@@ -169,6 +170,43 @@ def test_the_watcher_starts_once_and_never_for_a_write_only_manager(manager, mon
     writer = WatchedRedisManager(URL, write_only=True)
     writer.set_server(FakeServer())
     assert writer.start_watching() is False
+
+
+def test_a_server_process_listens_before_it_serves_until_it_hears_the_channel(manager, monkeypatch):
+    started, beats, slept = [], [], []
+    monkeypatch.setattr(manager, "initialize", lambda: started.append("listener and watcher"))
+    now = [0.0]
+    manager.clock = lambda: now[0]
+
+    def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+
+    def beat():  # the third heartbeat comes back through Redis
+        beats.append(now[0])
+        if len(beats) == 3:
+            manager.heard_at = now[0] + 0.01
+        return True
+
+    manager._sleep = sleep
+    monkeypatch.setattr(manager, "publish_heartbeat", beat)
+    assert queue.listen_before_serving(manager.server) is None  # a server with no Redis queue
+    manager.server.manager = manager
+    assert queue.listen_before_serving(manager.server) is True
+    # started once, and python-socketio will not start it again at the first connection
+    assert started == ["listener and watcher"] and manager.server.manager_initialized is True
+    assert len(beats) == 3 and slept == [0.05] * 3
+    assert manager.listen_now() is True and started == ["listener and watcher"]
+
+
+def test_a_server_process_whose_queue_is_silent_serves_after_the_wait(manager, monkeypatch):
+    monkeypatch.setattr(manager, "initialize", lambda: None)
+    now = [100.0]
+    manager.clock = lambda: now[0]
+    manager._sleep = lambda seconds: now.__setitem__(0, now[0] + seconds)
+    monkeypatch.setattr(manager, "publish_heartbeat", lambda: False)  # Redis is away
+    assert manager.listen_now(timeout=2.0) is False
+    assert 102.0 <= now[0] < 102.1 and manager.heard_at is None
 
 
 # --- wiring -------------------------------------------------------------------------------

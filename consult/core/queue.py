@@ -9,12 +9,12 @@ itself (after 1, 2, 4 … seconds); until it does, a process hears nothing from 
 :class:`WatchedRedisManager` is python-socketio's ``RedisManager`` with two additions:
 
 - its listener notes when it last heard anything on the channel (``heard_at``);
-- a watcher task, started with the first client connection of the process (never in a
-  ``flask`` command), publishes a heartbeat on the channel every ``QUEUE_HEARTBEAT_SECONDS``
-  (default 1 s). Hearing the heartbeats come back — its own or another process's — is what
-  proves the round trip through Redis; when nothing was heard for more than three heartbeats
-  (or the heartbeat could not be published) the queue is "down", and it is "up" again only
-  once the listener hears the channel after that.
+- a watcher task, started with the listener when the server process starts, before it
+  serves (never in a ``flask`` command), publishes a heartbeat on the channel every
+  ``QUEUE_HEARTBEAT_SECONDS`` (default 1 s). Hearing the heartbeats come back — its own or
+  another process's — is what proves the round trip through Redis; when nothing was heard
+  for more than three heartbeats (or the heartbeat could not be published) the queue is
+  "down", and it is "up" again only once the listener hears the channel after that.
 
 On each change the process tells its own clients (not through the queue) with the event
 ``server:status``: ``{"live": false, "code": "queue_unavailable"}`` or ``{"live": true}``.
@@ -43,6 +43,8 @@ MISSED_HEARTBEATS = 3
 CONNECT_TIMEOUT_SECONDS = 2
 #: The listener tries to come back at least this often (python-socketio waits up to 60 s).
 LISTEN_RETRY_MAX_SECONDS = 5
+#: How long a server process waits at start to hear the channel before it serves anyway.
+HEARD_AT_START_SECONDS = 5.0
 
 DOWN = {"live": False, "code": "queue_unavailable"}
 UP = {"live": True}
@@ -175,10 +177,31 @@ class WatchedRedisManager(socketio.RedisManager):
     # --- the watcher -----------------------------------------------------------------
 
     def initialize(self):
-        """Called by the server on its first client connection: start listening and
-        watching. A ``flask`` command never gets here, so it only publishes."""
+        """Start listening and watching: once, from :meth:`listen_now` in a server process
+        (python-socketio would call it at the first client connection). A ``flask`` command
+        never gets here, so it only publishes."""
         super().initialize()
         self.start_watching()
+
+    def listen_now(self, timeout: float = HEARD_AT_START_SECONDS) -> bool:
+        """Start listening and watching now, not at the first client's connection, and wait
+        until the channel is heard (a heartbeat of its own come back through Redis).
+
+        Started with the first connection, the listener subscribed a moment after that
+        client had joined: what another process said in that moment never reached it (a
+        message sent from process A as Bob joined on a fresh process B). False when nothing
+        was heard within ``timeout`` (Redis away): the process serves, and the watcher tells
+        its clients."""
+        if not self.server.manager_initialized:
+            self.server.manager_initialized = True
+            self.initialize()
+        deadline = self.clock() + timeout
+        while self.heard_at is None and self.clock() < deadline:
+            self.publish_heartbeat()
+            self._sleep(0.05)
+        if self.heard_at is None:
+            log.warning("Message queue not heard at start: serving without it for now.")
+        return self.heard_at is not None
 
     def start_watching(self) -> bool:
         with self._watch_lock:
@@ -241,6 +264,13 @@ def manager_for(config) -> WatchedRedisManager | None:
     if not is_redis_url(url):
         return None
     return WatchedRedisManager(url, heartbeat=heartbeat_seconds(config))
+
+
+def listen_before_serving(server) -> bool | None:
+    """In a server process, before it serves: hear the other processes from the start
+    (:meth:`WatchedRedisManager.listen_now`). None without a Redis queue."""
+    manager = getattr(server, "manager", None)
+    return manager.listen_now() if isinstance(manager, WatchedRedisManager) else None
 
 
 def status_at_connect(server) -> dict | None:
