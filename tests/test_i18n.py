@@ -135,7 +135,7 @@ def test_wtforms_own_messages_are_translated_from_a_catalogue_read_once(app, mon
     from consult.core import forms
 
     class Number(forms.Form):
-        number = IntegerField()
+        number = IntegerField("Number")  # a label of its own: none to translate
 
     def error(language):
         with app.test_request_context(headers={"Accept-Language": language}):
@@ -157,3 +157,16 @@ def test_wtforms_own_messages_are_translated_from_a_catalogue_read_once(app, mon
         "不是有效的整数。", "不是有效的整数。", "Not a valid integer value.", "不是有效的整数。"
     ]  # fmt: skip
     assert len(loads) == 2  # zh, en
+
+    # The language is looked up when a message is made, not for a form that needs none.
+    looked_up = []
+    real_get_locale = forms.get_locale
+    monkeypatch.setattr(forms, "get_locale", lambda: looked_up.append(1) or real_get_locale())
+    with app.test_request_context(headers={"Accept-Language": "zh"}):
+        refresh()
+        valid = Number(formdata=MultiDict({"number": "7"}), meta={"csrf": False})
+        assert valid.validate() and valid.number.data == 7
+        assert looked_up == []
+        invalid = Number(formdata=MultiDict({"number": "7.5"}), meta={"csrf": False})
+        assert not invalid.validate() and invalid.errors["number"] == ["不是有效的整数。"]
+        assert looked_up == [1]
