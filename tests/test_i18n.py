@@ -170,3 +170,28 @@ def test_wtforms_own_messages_are_translated_from_a_catalogue_read_once(app, mon
         invalid = Number(formdata=MultiDict({"number": "7.5"}), meta={"csrf": False})
         assert not invalid.validate() and invalid.errors["number"] == ["不是有效的整数。"]
         assert looked_up == [1]
+
+
+def test_a_template_finds_its_languages_texts_once_and_again_when_the_language_changes(
+    app, monkeypatch
+):
+    from flask import render_template_string
+    from flask_babel import force_locale, refresh
+
+    from consult.web import i18n
+
+    found = []
+    real = i18n.get_translations
+    monkeypatch.setattr(i18n, "get_translations", lambda: found.append(1) or real())
+    sign_in = "{{ _('Sign in') }} · {{ ngettext('%(num)d vote', '%(num)d votes', 2) }}"
+    with app.test_request_context(headers={"Accept-Language": "zh"}):
+        refresh()
+        chinese = [render_template_string(sign_in) for _ in range(3)]
+        assert len(set(chinese)) == 1 and chinese[0].startswith("登录 · ")
+        assert len(found) == 1  # once for the request, not for every text
+        with force_locale("en"):
+            assert render_template_string(sign_in) == "Sign in · 2 votes"
+        assert render_template_string(sign_in) == chinese[0]
+        refresh()  # the locale is found again (as after a change of language)
+        assert render_template_string(sign_in) == chinese[0]
+        assert len(found) == 4
