@@ -14,6 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import redis
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -119,6 +121,11 @@ class Redis:
             stderr=subprocess.STDOUT,
         )  # fmt: skip
         _wait_for_port(self.port)
+        # The port answers: it must be this server, not another one (of a test session
+        # beside this one) that took the port first while this one failed to bind it.
+        answered = redis.Redis(port=self.port, socket_timeout=5).info("server")["process_id"]
+        if answered != self.process.pid:
+            raise RuntimeError(f"port {self.port} is another Redis's (pid {answered})")
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
