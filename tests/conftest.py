@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -15,6 +14,8 @@ from pathlib import Path
 
 import pytest
 import requests
+
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("YITING_DATA", str(ROOT / "data" / "test-default"))
@@ -207,12 +208,6 @@ def run_fresh(args: list[str], data: Path, **settings: str | None) -> subprocess
 def fresh_python(code: str, data: Path, **settings: str | None) -> str:
     """What ``code`` prints, run by :func:`run_fresh`."""
     return run_fresh(["-c", code], data, **settings).stdout
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class LiveServer:
