@@ -231,3 +231,46 @@ def test_the_notice_page_reads_progress_and_ratings_once(demo, client, auth):
             assert "You rated it" not in body
         assert sum("FROM outcome_rating" in s for s in statements) == 1, statements
         assert sum("FROM outcome_progress" in s for s in statements) == 1, statements
+
+
+def test_the_notice_page_reads_the_outcome_and_the_readers_place_in_one_statement(
+    demo, client, auth, make_user
+):
+    """Its consultation, its community, and whether the reader manages it or is a member
+    come with the outcome, not from a statement each; the versions are read once."""
+    close_room(demo)
+    make_user("outsider")
+    auth.login("chair")
+    client.post(f"/consultations/{demo.id}/outcome", data={"summary": "Shed.", "notice_days": "7"})
+    outcome = the_outcome()
+    outcome_id = outcome.id
+    client.post(f"/outcomes/{outcome_id}/publish")
+    auth.logout()
+
+    def first_table(statement: str) -> str:
+        return " ".join(statement.split()).split(" FROM ", 1)[1].split()[0].strip('"')
+
+    for who, password, shown, hidden in (
+        ("chair", "yiting-demo", "Publish a correction", "Sign in to object"),
+        ("alice", "yiting-demo", "File the objection", "Publish a correction"),
+        ("outsider", "password-123", "Only members of", "File the objection"),
+        (None, None, "Sign in to object", "File the objection"),
+    ):
+        if who:
+            auth.login(who, password)
+        db.session.remove()  # as a server's request starts: nothing read yet
+        with statements_run() as statements:
+            body = html(client.get(f"/notice/{outcome_id}", headers=EN))
+        if who:
+            auth.logout()
+        assert shown in body and hidden not in body, who
+        tables = [first_table(s) for s in statements if s.lstrip().startswith("SELECT")]
+        # The reader's statement (with their unread count) names the notifications first.
+        assert sorted(set(tables) - {"user", "notification"}) == [
+            "outcome",
+            "outcome_objection",
+            "outcome_progress",
+            "outcome_rating",
+            "outcome_version",
+        ], (who, statements)
+        assert len(tables) == len(set(tables)), (who, tables)

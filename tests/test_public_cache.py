@@ -119,3 +119,45 @@ def test_the_cache_time_is_a_setting(monkeypatch):
     assert config.from_environment()["PUBLIC_PAGE_CACHE_SECONDS"] == 5
     monkeypatch.setenv("PUBLIC_PAGE_CACHE_SECONDS", "0")
     assert config.from_environment()["PUBLIC_PAGE_CACHE_SECONDS"] == 0
+
+
+def test_readers_of_an_outcome_share_its_record_and_keep_their_own_parts(
+    app, demo, client, auth, caching, monkeypatch
+):
+    """A version's record (what its fingerprint covers) is the same for every reader: it is
+    rendered once and shared; the objections, forms and rating around it are each reader's."""
+    outcome = publish(demo, "The lot becomes a bicycle shed.")
+    path = f"/notice/{outcome.id}"
+    rendered = []
+    markdown = app.jinja_env.filters["markdown"]
+    monkeypatch.setitem(
+        app.jinja_env.filters, "markdown", lambda text: rendered.append(text) or markdown(text)
+    )
+
+    def read():
+        rendered.clear()
+        page = client.get(path, headers={"Accept-Language": "en"})
+        assert page.status_code == 200
+        html = page.get_data(as_text=True)
+        start = html.index('<dl class="facts record-facts">')
+        return html, html[start : html.index('<section aria-labelledby="fingerprint-h"')]
+
+    visitor, record = read()
+    assert rendered == ["The lot becomes a bicycle shed."]  # the record's summary
+    assert "Sign in to object" in visitor
+    auth.login("alice")
+    mine, my_record = read()
+    assert rendered == []  # the visitor's record, not rendered again
+    assert my_record == record
+    assert "Sign in to object" not in mine and f'action="{path}/objections"' in mine
+
+    outcomes.correct_outcome(
+        find_user("chair"), outcome, "A typo in the summary.", summary="The lot becomes a shed."
+    )
+    corrected, new_record = read()
+    assert rendered == ["The lot becomes a shed."]
+    assert "The lot becomes a shed." in new_record and new_record != record
+    # An earlier version's address shows that version's record.
+    rendered.clear()
+    first = client.get(f"{path}/v/1", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "The lot becomes a bicycle shed." in first

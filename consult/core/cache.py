@@ -5,9 +5,10 @@ rendered HTML is kept for a few seconds per address, language and text size, and
 once in this process when an outcome changes; other processes serve a page at most
 ``PUBLIC_PAGE_CACHE_SECONDS`` old. Anyone with a session cookie (signed in, or carrying a
 flashed message) gets a page rendered for them (:func:`public_page`); the part of it that
-is the same for every reader — the notice board's list — is kept the same way and shared by
-visitors and signed-in readers alike (:func:`shared_html`), and so is the page around it,
-but for the parts that show who is reading (:func:`shared_page`).
+is the same for every reader — the notice board's list, an outcome's record — is kept the
+same way and shared by visitors and signed-in readers alike (:func:`shared_html`), and so is
+the board's page around its list, but for the parts that show who is reading
+(:func:`shared_page`).
 """
 
 from __future__ import annotations

@@ -197,7 +197,8 @@ def _notice_forms() -> dict:
 
 def _render_notice(outcome, number=None):
     use_timezone(outcome.community.timezone)
-    version = service.get_version(outcome, number)
+    versions = service.versions(outcome)
+    version = service.get_version(outcome, number, among=versions)
     record = service.record_of(version)
     manage = service.can_manage(current_user, outcome)
     member = current_user.is_authenticated and is_member(current_user, outcome.community)
@@ -211,7 +212,7 @@ def _render_notice(outcome, number=None):
         outcome=outcome,
         version=version,
         is_latest=version.version == outcome.current_version,
-        versions=service.versions(outcome),
+        versions=versions,
         objections=service.objections(outcome),
         progress=progress,
         percent=progress[-1].percent if progress else None,
@@ -230,12 +231,16 @@ def _render_notice(outcome, number=None):
         record_url=url_for(
             "outcomes.version_record", outcome_id=outcome.id, number=version.version
         ),
-        **_record_context(outcome, record),
+        record=record,
+        charts=charts,
+        # The version's record is the same for every reader (it is what the fingerprint
+        # covers): rendered once and shared, as the board's list is.
+        record_html=shared_html("notice/_record.html", lambda: _record_context(outcome, record)),
     )
 
 
 def _public_outcome(outcome_id):
-    outcome = service.get_outcome(outcome_id)
+    outcome = service.get_outcome(outcome_id, current_user)
     if not outcome.is_public:
         raise NotFound("outcome_not_found", _("No such outcome."))
     return outcome

@@ -19,15 +19,15 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, selectinload
 
 from consult import audit
 from consult.accounts.models import User
 from consult.accounts.service import find_user
-from consult.communities.models import Community
-from consult.communities.service import is_member
+from consult.communities.models import Community, Membership
+from consult.communities.service import is_member, remember_membership
 from consult.consultations import service as consultations
-from consult.consultations.models import Consultation
+from consult.consultations.models import Consultation, Participant
 from consult.core import notify
 from consult.core.database import get_or_404, lock_for_write
 from consult.core.payload import check_text, clean_text, parse_id
@@ -63,8 +63,49 @@ CLOSED_STATUSES = ("closed", "outcome_published", "implementing", "completed")
 # --- reading ---------------------------------------------------------------------------
 
 
-def get_outcome(outcome_id) -> Outcome:
-    return get_or_404(Outcome, outcome_id, "outcome_not_found", _("No such outcome."))
+#: An outcome with its consultation and community (loaded into it), and ``user``'s place in
+#: each (None where they have none, or for a visitor): what an outcome's page and its actions
+#: ask first (who manages it, who is a member), in one statement instead of five.
+_OUTCOME_FOR_READER = (
+    sa.select(Outcome, Participant, Membership)
+    .join(Outcome.consultation)
+    .join(Outcome.community)
+    .outerjoin(
+        Participant,
+        sa.and_(
+            Participant.consultation_id == Outcome.consultation_id,
+            Participant.user_id == sa.bindparam("user"),
+        ),
+    )
+    .outerjoin(
+        Membership,
+        sa.and_(
+            Membership.community_id == Outcome.community_id,
+            Membership.user_id == sa.bindparam("user"),
+        ),
+    )
+    .options(contains_eager(Outcome.consultation), contains_eager(Outcome.community))
+    .where(Outcome.id == sa.bindparam("outcome"))
+)
+
+
+def get_outcome(outcome_id, reader=None) -> Outcome:
+    """The outcome, or ``outcome_not_found``; its consultation and community are read with
+    it, and a signed-in ``reader``'s participation in the one and membership of the other
+    are remembered for :func:`can_manage` and ``is_member``."""
+    key = parse_id(outcome_id)
+    user_id = reader.id if getattr(reader, "is_authenticated", False) else None
+    row = None
+    if key:
+        row = db.session.execute(_OUTCOME_FOR_READER, {"outcome": key, "user": user_id}).first()
+    if row is None:
+        raise NotFound("outcome_not_found", _("No such outcome."))
+    outcome, found, member = row
+    if user_id is not None:
+        consultation = outcome.consultation
+        consultations.remember_reading(consultation.id, user_id, consultation, found)
+        remember_membership(outcome.community, user_id, member)
+    return outcome
 
 
 def can_manage(user, outcome: Outcome) -> bool:
@@ -80,7 +121,7 @@ def can_report(user, outcome: Outcome) -> bool:
 
 def get_visible_outcome(outcome_id, viewer=None) -> Outcome:
     """A published outcome for anyone; a draft only for whoever may manage it."""
-    outcome = get_outcome(outcome_id)
+    outcome = get_outcome(outcome_id, viewer)
     if not outcome.is_public and not can_manage(viewer, outcome):
         raise NotFound("outcome_not_found", _("No such outcome."))
     return outcome
@@ -100,13 +141,16 @@ def versions(outcome: Outcome) -> list[OutcomeVersion]:
     )
 
 
-def get_version(outcome: Outcome, number=None) -> OutcomeVersion:
-    """Version ``number`` of a published outcome (the latest when ``None``)."""
+def get_version(outcome: Outcome, number=None, among=None) -> OutcomeVersion:
+    """Version ``number`` of a published outcome (the latest when ``None``), from ``among``
+    when its :func:`versions` have been read."""
     if number is None:
         number = outcome.current_version
     key = parse_id(number)
     found = None
-    if key:
+    if key and among is not None:
+        found = next((version for version in among if version.version == key), None)
+    elif key:
         found = db.session.scalar(
             sa.select(OutcomeVersion).where(
                 OutcomeVersion.outcome_id == outcome.id, OutcomeVersion.version == key
