@@ -154,7 +154,7 @@ def test_readers_of_an_outcome_share_its_record_and_keep_their_own_parts(
     outcomes.correct_outcome(
         find_user("chair"), outcome, "A typo in the summary.", summary="The lot becomes a shed."
     )
-    corrected, new_record = read()
+    _, new_record = read()
     assert rendered == ["The lot becomes a shed."]
     assert "The lot becomes a shed." in new_record and new_record != record
     # An earlier version's address shows that version's record.
