@@ -1,6 +1,7 @@
-"""On PostgreSQL under eventlet or gevent, the server process waits for an answer itself for
-a moment (DATABASE_WAIT_IN_PROCESS_MS) before its other green threads run: a message's
-statements then do not wait behind the room's broadcasts (consult/core/database.py)."""
+"""On PostgreSQL under eventlet or gevent, the server process waits for a Socket.IO event's
+answer itself for a moment (DATABASE_WAIT_IN_PROCESS_MS) before its other green threads run:
+a message's statements then do not wait behind the room's broadcasts; a page's wait is green
+(consult/core/database.py)."""
 
 import json
 
@@ -9,12 +10,15 @@ import pytest
 from tests.conftest import fresh_python
 
 #: In a server process, with a green thread that counts milliseconds: how many it counted
-#: during a statement of 20 ms and one of 300 ms; and, while another green thread of the
-#: process holds a row's lock and sleeps, a read of the row and a locked read of it.
+#: during a statement of 20 ms and one of 300 ms, as a Socket.IO event makes them (holding
+#: its turn at the database); and, while another green thread of the process holds a row's
+#: lock and sleeps, a read of the row and a locked read of it. Then the 20 ms statement
+#: again outside an event's turn, as a page makes it.
 WAITS = """
 import json, time
 import app
 from sqlalchemy import text
+from consult.core.database import database_turn
 from consult.extensions import db, socketio
 
 ticks, seen = [], {}
@@ -43,7 +47,7 @@ with app.app.app_context():
         c.execute(text("INSERT INTO counter VALUES (1, 0)"))
     socketio.start_background_task(count)
     socketio.sleep(0.05)
-    with db.engine.connect() as c:
+    with database_turn(), db.engine.connect() as c:
         _, seen["ticks_short"] = counted(c, "SELECT pg_sleep(0.02)")
         _, seen["ticks_long"] = counted(c, "SELECT pg_sleep(0.3)")
     socketio.start_background_task(holder)
@@ -51,13 +55,15 @@ with app.app.app_context():
         if "locked" in seen:
             break
         socketio.sleep(0.01)
-    with db.engine.connect() as c:
+    with database_turn(), db.engine.connect() as c:
         seen["read"] = c.execute(text("SELECT n FROM counter WHERE id = 1")).scalar()
         seen["read_at"] = time.monotonic()
-    with db.engine.begin() as c:
+    with database_turn(), db.engine.begin() as c:
         seen["locked_read"], seen["ticks_lock"] = counted(
             c, "SELECT n FROM counter WHERE id = 1 FOR UPDATE"
         )
+    with db.engine.connect() as c:
+        _, seen["ticks_page"] = counted(c, "SELECT pg_sleep(0.02)")
 print(json.dumps(seen))
 """
 
@@ -77,12 +83,14 @@ def waits(postgres, tmp_path, name: str, mode: str, milliseconds: str) -> dict:
 
 @pytest.mark.parametrize("mode", ["eventlet", "gevent"])
 def test_the_process_waits_for_a_short_answer_and_green_for_a_long_one(postgres, tmp_path, mode):
-    """With 100 ms in the process: nothing else ran during a statement of 20 ms; the rest of
-    one of 300 ms was green. A read does not wait for a row's lock; a locked read waits for
-    it, green after its 100 ms, so that the holder (a green thread of the same process) can
-    commit; a wait in the process only would never end."""
+    """With 100 ms in the process: nothing else ran during an event's statement of 20 ms; the
+    rest of one of 300 ms was green. A read does not wait for a row's lock; a locked read
+    waits for it, green after its 100 ms, so that the holder (a green thread of the same
+    process) can commit; a wait in the process only would never end. A page's statement of
+    20 ms waited green."""
     seen = waits(postgres, tmp_path, f"waits_{mode}", mode, "100")
     assert seen["ticks_short"] == 0
+    assert seen["ticks_page"] > 0
     assert seen["ticks_long"] > 50
     assert seen["read"] == 0 and seen["read_at"] < seen["committed_at"]
     # It read the holder's update, so it waited for the holder's commit.
@@ -94,7 +102,7 @@ def test_every_wait_is_green_where_the_setting_is_zero(postgres, tmp_path):
     """The counter ran during the 20 ms statement too (19 ticks on an idle machine; how many
     depends on the machine's load, so only that it ran is asserted)."""
     seen = waits(postgres, tmp_path, "waits_green", "eventlet", "0")
-    assert seen["ticks_short"] > 0
+    assert seen["ticks_short"] > 0 and seen["ticks_page"] > 0
     assert seen["ticks_long"] > 50
     assert seen["locked_read"] == 1
 

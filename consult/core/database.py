@@ -107,11 +107,12 @@ def _wait_in_process_first(seconds: float) -> None:
     other green threads run meanwhile: in a full room those are the previous messages'
     writes to every client, so each statement of a message waited behind them (a message
     took 167 ms at the median in a room of 1,000 on PostgreSQL, 14 ms on SQLite; see
-    docs/performance.md). So the process waits for an answer itself for up to ``seconds``
-    (an event's statements take a millisecond or two), as it does for SQLite's, and only a
-    longer wait is green: a heavy read, or a statement waiting for a lock whose holder may
-    be another green thread of this process, which must run to let it go. With real
-    threads, or psycopg without its C part, nothing changes."""
+    docs/performance.md). So the process waits for a Socket.IO event's answer itself for up
+    to ``seconds`` (its statements take a millisecond or two), as it does for SQLite's (see
+    :func:`_wait` for the others), and only a longer wait is green: a heavy read, or a
+    statement waiting for a lock whose holder may be another green thread of this process,
+    which must run to let it go. With real threads, or psycopg without its C part, nothing
+    changes."""
     from psycopg import waiting
 
     if waiting.wait is not _wait:
@@ -123,9 +124,15 @@ def _wait_in_process_first(seconds: float) -> None:
 
 
 def _wait(gen, fileno, interval=0.0, timeout=None):
-    """psycopg's wait for the operation ``gen`` on the connection ``fileno``."""
+    """psycopg's wait for the operation ``gen`` on the connection ``fileno``: first in the
+    process for a Socket.IO event (a green thread holding its :func:`database_turn`), green
+    for anything else. A page's or the API's statements wait green: while they waited in the
+    process no other green thread ran, those reading and answering the other pages included
+    (eight readers of the notice board with no cache on PostgreSQL: at least one list page in
+    fifty took 190–280 ms, all of it outside the app's own handling, against at most 53 ms
+    with every wait green; see docs/performance.md)."""
     seconds = _waits["seconds"]
-    if seconds > 0:
+    if seconds > 0 and getattr(_turn_held, "held", False):
         steps = _held(gen, time.monotonic() + seconds)
         done, value = _waits["in_process"](steps, fileno, seconds, timeout)
         if done:
