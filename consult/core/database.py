@@ -129,7 +129,7 @@ def _wait(gen, fileno, interval=0.0, timeout=None):
     for anything else. A page's or the API's statements wait green: while they waited in the
     process no other green thread ran, those reading and answering the other pages included
     (eight readers of the notice board with no cache on PostgreSQL: at least one list page in
-    fifty took 190–280 ms, all of it outside the app's own handling, against at most 53 ms
+    fifty took 201–284 ms, all of it outside the app's own handling, against at most 53 ms
     with every wait green; see docs/performance.md)."""
     seconds = _waits["seconds"]
     if seconds > 0 and getattr(_turn_held, "held", False):

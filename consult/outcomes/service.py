@@ -65,7 +65,7 @@ CLOSED_STATUSES = ("closed", "outcome_published", "implementing", "completed")
 
 #: An outcome with its consultation and community (loaded into it), and ``user``'s place in
 #: each (None where they have none, or for a visitor): what an outcome's page and its actions
-#: ask first (who manages it, who is a member), in one statement instead of five.
+#: ask first (who manages it, who is a member), in one statement instead of up to five.
 _OUTCOME_FOR_READER = (
     sa.select(Outcome, Participant, Membership)
     .join(Outcome.consultation)
