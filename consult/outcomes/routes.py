@@ -169,7 +169,8 @@ def decision_title(decision: dict) -> str:
     return decision.get("title") or ""
 
 
-def _record_context(outcome, record: dict) -> dict:
+def _record_context(record: dict) -> dict:
+    """What ``notice/_record.html`` renders a version's record (``record``) with."""
     return {
         "record": record,
         "charts": charts,
@@ -235,7 +236,7 @@ def _render_notice(outcome, number=None):
         charts=charts,
         # The version's record is the same for every reader (it is what the fingerprint
         # covers): rendered once and shared, as the board's list is.
-        record_html=shared_html("notice/_record.html", lambda: _record_context(outcome, record)),
+        record_html=shared_html("notice/_record.html", lambda: _record_context(record)),
     )
 
 
@@ -416,7 +417,7 @@ def draft(consultation_id):
     record = None
     if outcome is not None:
         record = json.loads(service.canonical_json(service.draft_record(outcome, current_user)))
-    context = _record_context(outcome, record) if record else {}
+    context = _record_context(record) if record else {}
     return render_template(
         "outcomes/edit.html",
         consultation=consultation,
