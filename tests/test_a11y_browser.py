@@ -253,8 +253,24 @@ class People:
             context = self.browser.new_context(locale=LOCALES[lang], **self.context_args)
             context.set_default_timeout(15_000)
             page = context.new_page()
-            page.errors = []
+            page.errors, page.failed = [], []
             page.on("pageerror", lambda exc, page=page: page.errors.append(str(exc)))
+            # What a page asked the server for and did not get (a script, a fetch, and the
+            # icon, which the browser asks for on its own: only its console tells).
+            page.on(
+                "response",
+                lambda response, page=page: (
+                    response.status >= 400
+                    and page.failed.append(f"{response.status} {response.url} (on {page.url})")
+                ),
+            )
+            page.on(
+                "console",
+                lambda message, page=page: (
+                    message.type == "error"
+                    and page.failed.append(f"{message.text} {message.location} (on {page.url})")
+                ),
+            )
             if who != "visitor":
                 sign_in(page, self.base, who)
             self.pages[key] = page

@@ -124,6 +124,16 @@ def test_both_languages_are_served(client):
     assert "Sign in" in english.get_data(as_text=True)
 
 
+def test_the_header_names_yiting_once_in_chinese_and_beside_its_english_name(client):
+    brand = re.compile(r'<a class="brand"[^>]*>(.*?)</a>', re.S)
+    chinese = client.get("/login", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    english = client.get("/login", headers={"Accept-Language": "en-US,en;q=0.9"})
+    assert brand.search(chinese.get_data(as_text=True)).group(1) == "议厅"
+    assert brand.search(english.get_data(as_text=True)).group(1) == (
+        'Yiting <span lang="zh-Hans">议厅</span>'
+    )
+
+
 def test_wtforms_own_messages_are_translated_from_a_catalogue_read_once(app, monkeypatch):
     """A field's built-in message is in the reader's language; WTForms' catalogue is read
     once per language, not for every request (each Socket.IO event is one)."""

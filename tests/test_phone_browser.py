@@ -141,6 +141,7 @@ def test_every_page_fits_a_phone(world, phones, lang):
             if who == "visitor" and name == "notice detail":
                 page.screenshot(path=str(SHOTS / f"notice-{lang}.png"), full_page=True)
         assert page.errors == [], page.errors
+        assert page.failed == [], page.failed
     print(f"\nphone, {lang}: {count} pages in {time.monotonic() - started:.1f}s")
     for shot in ("room", "ballot", "notice"):
         assert (SHOTS / f"{shot}-{lang}.png").stat().st_size > 5_000, shot
