@@ -6,6 +6,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from sqlalchemy.orm import contains_eager
 
 from consult import audit
 from consult.accounts.models import User
@@ -217,6 +218,36 @@ def visible_consultations(user, community: Community) -> list[Consultation]:
         .order_by(Consultation.created_at.desc(), Consultation.id.desc())
     )
     return [c for c in db.session.scalars(query) if can_view(user, c)]
+
+
+#: What a participant is coming to: a consultation in its room now, or announced for later.
+_COMING = ("live", "announced")
+
+
+def meetings_of(user, limit: int = 20) -> list[Consultation]:
+    """The consultations ``user`` takes part in that are live or announced, across their
+    communities: those in the room now first, then the soonest (unscheduled last); each
+    with its community read in the same statement. What a resident opens Yiting for."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    query = (
+        sa.select(Consultation)
+        .join(
+            Participant,
+            sa.and_(Participant.consultation_id == Consultation.id, Participant.user_id == user.id),
+        )
+        .join(Consultation.community)
+        .options(contains_eager(Consultation.community))
+        .where(Consultation.status.in_(_COMING))
+        .order_by(
+            sa.case((Consultation.status == "live", 0), else_=1),
+            Consultation.scheduled_at.is_(None),
+            Consultation.scheduled_at,
+            Consultation.id,
+        )
+        .limit(limit)
+    )
+    return list(db.session.scalars(query))
 
 
 # --- writing ---------------------------------------------------------------------------

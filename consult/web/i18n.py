@@ -1,5 +1,6 @@
 """Language (Simplified Chinese by default, English) and time zone selection."""
 
+from babel import dates
 from flask import current_app, g, has_request_context, request
 from flask_babel import format_datetime, get_locale, get_translations
 
@@ -40,9 +41,15 @@ def use_timezone(name: str) -> None:
     g.timezone = zone(name).key
 
 
-def localtime(value, fmt: str = "medium") -> str:
+def localtime(value, fmt: str = "medium", zone_name: str | None = None) -> str:
+    """A stored time for people to read: in the request's time zone, or in ``zone_name``
+    (a page listing the consultations of several communities gives each its own)."""
     if value is None:
         return ""
+    if zone_name:
+        return dates.format_datetime(
+            as_utc(value), fmt, tzinfo=zone(zone_name), locale=get_locale()
+        )
     return format_datetime(as_utc(value), fmt)
 
 

@@ -14,6 +14,7 @@ from flask_login import current_user
 
 from consult.communities.service import communities_of
 from consult.config import ROOT
+from consult.consultations.service import meetings_of
 
 from .i18n import COOKIE
 
@@ -46,7 +47,11 @@ def _safe_next(default: str = "/") -> str:
 
 @bp.route("/")
 def home():
-    return render_template("home.html", communities=communities_of(current_user))
+    return render_template(
+        "home.html",
+        meetings=meetings_of(current_user),
+        communities=communities_of(current_user),
+    )
 
 
 def _secure() -> bool:

@@ -1,0 +1,130 @@
+"""The start page: a signed-in resident finds the consultations they take part in that are
+in their room now or announced, across their communities, one tap from each room."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from types import SimpleNamespace
+
+from tests.conftest import statements_run
+
+CARD = re.compile(r'<a class="card-link" href="/consultations/(\d+)">([^<]*)</a>')
+
+
+def _section(page: str) -> str:
+    """The home page's list of consultations now and coming (empty if it has none)."""
+    start = page.find("My consultations now and coming")
+    if start < 0:
+        return ""
+    return page[start : page.index("My communities", start)]
+
+
+def _world(demo):
+    """Beside the demo's live room, alice's consultations in every state and one she is
+    not in; and a second community, in Berlin's time, where she takes part too."""
+    import sqlalchemy as sa
+
+    from consult.accounts.models import User
+    from consult.communities.models import Membership
+    from consult.communities.service import create_community
+    from consult.consultations import service as consultations
+    from consult.extensions import db
+
+    chair = db.session.scalar(sa.select(User).where(User.username == "chair"))
+    community = demo.community
+
+    def made(title, where=community, steps=("announced",), alice=True, **fields):
+        consultation = consultations.create_consultation(chair, where, title=title, **fields)
+        if alice:
+            consultations.set_participant(chair, consultation, "alice", "voter")
+        for step in steps:
+            consultations.transition(chair, consultation, step)
+        return consultation.id
+
+    berlin = create_community(
+        SimpleNamespace(is_site_admin=True, id=None), "mitte", "Mitte", timezone="Europe/Berlin"
+    )
+    alice = db.session.scalar(sa.select(User).where(User.username == "alice"))
+    db.session.add_all(
+        [
+            Membership(community_id=berlin.id, user_id=chair.id, role="admin"),
+            Membership(community_id=berlin.id, user_id=alice.id, role="resident"),
+        ]
+    )
+    db.session.commit()
+    return {
+        "live": demo.id,
+        "later": made("Later", scheduled_at=datetime(2026, 12, 9, 11, 0), place="Hall B"),
+        "soon": made("Soon", scheduled_at=datetime(2026, 12, 3, 2, 0), place="Hall A"),
+        "unscheduled": made("Unscheduled"),
+        "berlin": made("In Berlin", where=berlin, scheduled_at=datetime(2026, 12, 5, 12, 0)),
+        "draft": made("Draft", steps=()),
+        "closed": made("Closed", steps=("announced", "live", "closed")),
+        "not hers": made("Not hers", alice=False),
+    }
+
+
+def test_a_resident_finds_their_rooms_now_and_coming_on_the_start_page(demo, auth, client):
+    ids = _world(demo)
+    auth.login("alice")
+    page = client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    cards = [(int(cid), title) for cid, title in CARD.findall(_section(page))]
+    # In the room now first; then the soonest; one with no time yet last. A draft, a closed
+    # consultation and one she is not part of are not hers to come to.
+    assert [cid for cid, _ in cards] == [
+        ids["live"],
+        ids["soon"],
+        ids["berlin"],
+        ids["later"],
+        ids["unscheduled"],
+    ]
+    assert cards[0][1] == demo.title
+    section = _section(page)
+    # Each with its community, and its time in that community's own zone.
+    assert re.search(
+        r"Soon</a>.*?Demo Community · .*?Dec 3, 2026, 10:00:00\s*AM · Hall A", section, re.S
+    )
+    assert re.search(r"In Berlin</a>.*?Mitte · .*?Dec 5, 2026, 1:00:00\s*PM", section, re.S)
+    assert re.search(r"Later</a>.*?Dec 9, 2026, 7:00:00\s*PM · Hall B", section, re.S)
+
+
+def test_the_start_page_reads_the_consultations_and_their_communities_in_one_statement(
+    demo, auth, client
+):
+    import sqlalchemy as sa
+
+    from consult.communities.models import Community, Membership
+    from consult.extensions import db
+
+    _world(demo)
+    # Invited in Mitte while a member there, and no longer one: "My communities" does not
+    # read Mitte, and her card there still names it.
+    mitte = db.session.scalar(sa.select(Community.id).where(Community.slug == "mitte"))
+    db.session.execute(sa.delete(Membership).where(Membership.community_id == mitte))
+    db.session.commit()
+    auth.login("alice")
+    client.get("/")
+
+    db.session.expunge_all()  # as in a request of its own: nothing read is at hand
+    with statements_run() as statements:
+        page = client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert len(CARD.findall(_section(page))) == 5
+    assert "Mitte · " in _section(page)
+    # The reader, their consultations with their communities, their communities: none of
+    # the cards asks for its community on its own.
+    assert len(statements) == 3, statements
+
+
+def test_the_start_page_has_no_such_list_for_a_visitor_or_one_with_none(
+    demo, auth, client, make_user
+):
+    english = {"Accept-Language": "en"}
+    assert "My consultations now and coming" not in client.get("/", headers=english).get_data(
+        as_text=True
+    )
+    make_user("frank", community=demo.community)  # a member, in no consultation
+    auth.login("frank", "password-123")
+    page = client.get("/", headers=english).get_data(as_text=True)
+    assert "My consultations now and coming" not in page
+    assert "Demo Community" in page  # their community, as before
