@@ -341,6 +341,14 @@ ROUTES: dict[tuple[str, str], list[Call]] = {
             cells(HIDDEN, secretary="200", managers="200"), "/consultations/{draft}", label="draft"
         ),
     ],
+    ("GET", "/consultations/<int:consultation_id>/calendar.ics"): [
+        Call(read_invited(), "/consultations/{live}/calendar.ics", label="invited"),
+        Call(
+            cells(HIDDEN, secretary="200", managers="200"),
+            "/consultations/{draft}/calendar.ics",
+            label="draft",
+        ),
+    ],
     ("GET", "/consultations/<int:consultation_id>/edit"): [
         Call(
             cells(HIDDEN, visitor="login", secretary="403:not_chair", managers="200"),

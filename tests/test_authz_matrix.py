@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlsplit
@@ -79,6 +80,7 @@ def _consultation(people, title, access="invited", status="draft", seconds_requi
         access=access,
         agenda=["Discussion"],
         seconds_required=seconds_required,
+        scheduled_at=datetime(2026, 12, 3, 2, 0),
     )
     for role in ("observer", "speaker", "voter", "secretary"):
         consultations.set_participant(chair, consultation, people[role].username, role)

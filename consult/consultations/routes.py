@@ -1,13 +1,14 @@
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from consult.communities.service import can_chair, get_community
 from consult.core.time import to_storage
-from consult.errors import DomainError, Forbidden, Invalid
+from consult.errors import DomainError, Forbidden, Invalid, NotFound
 from consult.web.i18n import use_timezone
 
 from . import service
+from .calendar import calendar_entry
 from .forms import ConsultationForm, ParticipantForm, TransitionForm
 from .models import PARTICIPANT_ROLES
 
@@ -90,6 +91,24 @@ def show(consultation_id):
         roles=PARTICIPANT_ROLES,
         transitions=sorted(service.TRANSITIONS.get(consultation.status, set())),
     )
+
+
+@bp.route("/consultations/<int:consultation_id>/calendar.ics")
+def calendar(consultation_id):
+    """The consultation's time and place for a calendar, for whoever may see its page."""
+    consultation = service.get_consultation(consultation_id)
+    service.require_view(current_user, consultation)
+    if consultation.scheduled_at is None:
+        raise NotFound("not_scheduled", _("This consultation has no time set yet."))
+    url = url_for("consultations.show", consultation_id=consultation.id, _external=True)
+    response = Response(
+        calendar_entry(consultation, url, request.host),
+        content_type="text/calendar; charset=utf-8",
+    )
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="consultation-{consultation.id}.ics"'
+    )
+    return response
 
 
 @bp.route("/consultations/<int:consultation_id>/edit", methods=["GET", "POST"])
