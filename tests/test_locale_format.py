@@ -11,14 +11,15 @@ import pytest
 SCHEDULED_LOCAL = "2030-05-01T10:00"  # as a chair in Shanghai types it
 SCHEDULED_UTC = "2030-05-01T02:00:00Z"
 
-#: Babel's medium date and time in each language (the space before "AM" may be narrow).
+#: When a meeting is, in each language: the weekday, the day and the time to the minute in
+#: the language's own hours (the space before "AM" may be narrow).
 SHANGHAI = {
-    "en": re.compile(r"May 1, 2030,?\s10:00:00\sAM"),
-    "zh": re.compile(r"2030年5月1日\s*10:00:00"),
+    "en": re.compile(r"Wed, May 1, 2030,?\s10:00\sAM"),
+    "zh": re.compile(r"2030年5月1日周三\s*10:00"),
 }
 BERLIN = {  # 02:00 UTC is 04:00 in Berlin in May (summer time)
-    "en": re.compile(r"May 1, 2030,?\s4:00:00\sAM"),
-    "zh": re.compile(r"2030年5月1日\s*04:00:00"),
+    "en": re.compile(r"Wed, May 1, 2030,?\s4:00\sAM"),
+    "zh": re.compile(r"2030年5月1日周三\s*04:00"),
 }
 
 
