@@ -74,3 +74,27 @@ def test_each_community_shows_times_in_its_own_time_zone(app, client, make_user,
     text = page_text(client.get(f"/consultations/{cid}", headers={"Accept-Language": lang}))
     assert BERLIN[lang].search(text), text[:600]
     assert not SHANGHAI[lang].search(text)
+
+
+@pytest.mark.parametrize(
+    "lang, until",
+    [
+        ("en", r"Objections open until Wed, May 1, 2030,?\s6:00\sPM"),
+        ("zh", r"2030年5月1日周三\s*18:00"),
+    ],
+)
+def test_the_notice_periods_end_reads_as_a_day_and_a_minute(demo, client, auth, lang, until):
+    from datetime import datetime
+
+    from consult.extensions import db
+    from consult.outcomes.models import Outcome
+    from tests.test_outcomes_support import hold_votes, publish
+
+    hold_votes(demo)
+    outcome_id = publish(client, auth.headers("chair"), demo.id)
+    outcome = db.session.get(Outcome, outcome_id)
+    outcome.notice_until = datetime(2030, 5, 1, 10, 0)  # 18:00 in Shanghai
+    db.session.commit()
+    text = page_text(client.get(f"/notice/{outcome_id}", headers={"Accept-Language": lang}))
+    assert re.search(until, text), text[:800]
+    assert "18:00:00" not in text and "6:00:00" not in text  # to the minute, not the second

@@ -41,10 +41,10 @@ def use_timezone(name: str) -> None:
     g.timezone = zone(name).key
 
 
-def _meeting(value, tzinfo, locale) -> str:
-    """When a meeting is, as each language says it: the weekday and the day, and the time to
-    the minute in the language's own hours ("2030年5月1日周三 10:00", "Wed, May 1, 2030,
-    10:00 AM")."""
+def _day_and_minute(value, tzinfo, locale) -> str:
+    """A time people plan by (a meeting, a deadline), as each language says it: the weekday
+    and the day, and the time to the minute in the language's own hours ("2030年5月1日周三
+    10:00", "Wed, May 1, 2030, 10:00 AM")."""
     day = dates.format_skeleton("yMMMEd", value, tzinfo=tzinfo, locale=locale)
     hours = "Hm" if "H" in dates.get_time_format("short", locale=locale).pattern else "hm"
     time = dates.format_skeleton(hours, value, tzinfo=tzinfo, locale=locale)
@@ -56,12 +56,12 @@ def _meeting(value, tzinfo, locale) -> str:
 def localtime(value, fmt: str = "medium", zone_name: str | None = None) -> str:
     """A stored time for people to read: in the request's time zone, or in ``zone_name``
     (a page listing the consultations of several communities gives each its own). ``fmt``
-    is Babel's (``short``, ``medium``, …) or ``meeting`` (:func:`_meeting`)."""
+    is Babel's (``short``, ``medium``, …) or ``plan`` (:func:`_day_and_minute`)."""
     if value is None:
         return ""
-    if fmt == "meeting":
+    if fmt == "plan":
         tzinfo = zone(zone_name) if zone_name else get_timezone()
-        return _meeting(as_utc(value), tzinfo, get_locale())
+        return _day_and_minute(as_utc(value), tzinfo, get_locale())
     if zone_name:
         return dates.format_datetime(
             as_utc(value), fmt, tzinfo=zone(zone_name), locale=get_locale()
