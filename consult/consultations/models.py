@@ -73,6 +73,9 @@ class Consultation(db.Model):
     announced_at: Mapped[sa.DateTime | None] = mapped_column(sa.DateTime)
     opened_at: Mapped[sa.DateTime | None] = mapped_column(sa.DateTime)
     closed_at: Mapped[sa.DateTime | None] = mapped_column(sa.DateTime)
+    #: When those who may attend were reminded of the meeting (consult/topics/reminders.py);
+    #: cleared when the meeting moves to another time.
+    reminded_at: Mapped[sa.DateTime | None] = mapped_column(sa.DateTime)
 
     community = db.relationship("Community")
     created_by = db.relationship("User")

@@ -272,6 +272,8 @@ def _set_fields(consultation: Consultation, fields: dict) -> None:
         value = fields["scheduled_at"]
         if value is not None and not isinstance(value, datetime):
             raise Invalid("invalid_scheduled_at", _("The time is not a valid date and time."))
+        if value != consultation.scheduled_at:
+            consultation.reminded_at = None  # a meeting at another time is reminded of anew
         consultation.scheduled_at = value
     if "seconds_required" in fields and fields["seconds_required"] is not None:
         value = fields["seconds_required"]

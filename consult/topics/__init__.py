@@ -17,9 +17,13 @@ def init_app(app):
     from flask import request, session
     from flask_login import current_user
 
-    from . import announcement, api, routes  # noqa: F401
+    from consult.motions import tasks
+
+    from . import announcement, api, reminders, routes  # noqa: F401
 
     app.register_blueprint(routes.bp)
+    # The server's periodic task (started with its first request) reminds of meetings too.
+    tasks.add_sweep(reminders.remind_coming, "REMINDER_SWEEP_SECONDS")
 
     @app.before_request
     def read_page_reader():

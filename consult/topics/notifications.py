@@ -19,7 +19,8 @@ the notification. Who is notified of what:
   the community; invited: its participants);
 - a vote opens for which they are eligible (the ``vote:opened`` announcement);
 - an outcome of their community is published (the ``outcome:published`` announcement);
-- their topic is accepted or declined.
+- their topic is accepted or declined;
+- a meeting they may attend is near (``reminders``), unless they said they will not come.
 
 Nobody is notified of their own action.
 """
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 
 import sqlalchemy as sa
 from flask import current_app, has_app_context, has_request_context
@@ -44,6 +46,7 @@ from consult.core import notify
 from consult.core.database import read_alone, remember, remembered
 from consult.core.time import isoformat, utcnow
 from consult.extensions import db
+from consult.web.i18n import localtime
 
 from .models import Notification
 
@@ -55,6 +58,7 @@ MESSAGES = {
         "“%(title)s” was announced: read the material and say whether you will attend."
     ),
     "consultation_live": _l("The room for “%(title)s” is open now."),
+    "consultation_soon": _l("Reminder: “%(title)s” meets on %(when)s."),
     "vote_opened": _l("A vote opened in “%(consultation)s”: %(title)s."),
     "outcome_published": _l("The outcome of “%(title)s” was published on the notice board."),
     "topic_accepted": _l("Your topic “%(title)s” was accepted: a consultation is being prepared."),
@@ -132,11 +136,20 @@ def render(notification: Notification, locale: str | None = None) -> str:
     message = MESSAGES.get(notification.kind)
     if message is None:
         return notification.kind
-    params = _Params(notification.params or {})
     if locale is None:
-        return str(message) % params
+        return str(message) % _filled(notification.params)
     with force_locale(locale):
-        return str(message) % params
+        return str(message) % _filled(notification.params)
+
+
+def _filled(params: dict | None) -> _Params:
+    """The message's parameters; a time (``at``, UTC, in the community's ``zone``) is written
+    as ``when`` in the language being rendered."""
+    filled = _Params(params or {})
+    if filled.get("at"):
+        at = datetime.fromisoformat(filled["at"])
+        filled["when"] = localtime(at, "plan", zone_name=filled.get("zone") or None)
+    return filled
 
 
 def link(notification: Notification) -> str:
