@@ -1,5 +1,7 @@
 """The announced stage: attendance and written opinions (书面意见), through the API and pages."""
 
+import re
+
 import pytest
 import sqlalchemy as sa
 
@@ -71,6 +73,48 @@ def test_attendance_counts_and_mine(client, h):
     body = client.get(f"/api/v1/consultations/{cid}/attendance").get_json()
     assert body["counts"] == {"yes": 0, "maybe": 1, "no": 1}
     assert body["mine"] is None
+
+
+def test_the_chair_sees_who_answered_what_and_who_has_not_yet(client, h, auth):
+    cid = consultation(client, h)  # open: every member of the demo community may attend
+    for user, answer in (("alice", "yes"), ("bob", "no"), ("carol", "maybe"), ("dave", "yes")):
+        response = client.post(
+            f"/api/v1/consultations/{cid}/attendance", json={"answer": answer}, headers=h(user)
+        )
+        assert response.status_code == 200, response.get_json()
+
+    def names(roll, answer):
+        return [person["username"] for person in roll[answer]]
+
+    roll = client.get(f"/api/v1/consultations/{cid}/attendance", headers=h("chair")).get_json()[
+        "roll"
+    ]
+    assert names(roll, "yes") == ["alice", "dave"]  # by display name: 王爱丽 before 赵大伟
+    assert names(roll, "maybe") == ["carol"] and names(roll, "no") == ["bob"]
+    assert sorted(names(roll, "none")) == ["chair", "erin"]
+    # A resident, and a visitor, get the counts and no names.
+    for headers in (h("alice"), {}):
+        answer = client.get(f"/api/v1/consultations/{cid}/attendance", headers=headers)
+        assert answer.status_code == 200 and "roll" not in answer.get_json()
+
+    auth.login("chair")
+    page = client.get(f"/consultations/{cid}", headers={"Accept-Language": "en"})
+    html = page.get_data(as_text=True)
+    assert 'id="attendance-roll"' in html
+    listed = {
+        answer: re.findall(r"<li>([^<]+)</li>", block)
+        for answer, block in re.findall(r'data-roll="(\w+)">(.*?)</ul>', html, re.S)
+    }
+    assert listed == {
+        "yes": ["王爱丽 Alice", "赵大伟 Dave"],
+        "maybe": ["陈卡罗 Carol"],
+        "no": ["李博 Bob"],
+        "none": sorted(listed["none"]),
+    }
+    assert set(listed["none"]) == {"张主任 Chair Zhang", "孙艾琳 Erin"}
+    auth.logout()
+    auth.login("alice")
+    assert 'id="attendance-roll"' not in client.get(f"/consultations/{cid}").get_data(as_text=True)
 
 
 def test_attendance_bad_input_and_wrong_stage(client, h):

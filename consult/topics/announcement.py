@@ -80,6 +80,38 @@ def attendance_counts(consultation: Consultation) -> dict:
     return counts
 
 
+def attendance_roll(viewer, consultation: Consultation) -> dict | None:
+    """Who answered what, and who has not answered yet, for those who prepare the meeting
+    (the chair, the community's admins): ``{"yes"|"maybe"|"no"|"none": [{username,
+    display_name}, …]}``, each by name. ``None`` for anyone else: an answer is seen by name
+    only by them."""
+    from consult.accounts.models import User
+
+    from .notifications import audience
+
+    if not consultations.can_manage(viewer, consultation):
+        return None
+    answers = dict(
+        db.session.execute(
+            sa.select(Attendance.user_id, Attendance.answer).where(
+                Attendance.consultation_id == consultation.id
+            )
+        ).all()
+    )
+    ids = set(audience(consultation)) | set(answers)
+    roll = {answer: [] for answer in (*ATTENDANCE_ANSWERS, "none")}
+    people = db.session.execute(
+        sa.select(User.id, User.username, User.display_name)
+        .where(User.id.in_(ids))
+        .order_by(User.display_name, User.id)
+    ).all()
+    for user_id, username, display_name in people:
+        roll[answers.get(user_id, "none")].append(
+            {"username": username, "display_name": display_name}
+        )
+    return roll
+
+
 def my_attendance(user, consultation: Consultation) -> str | None:
     if not getattr(user, "is_authenticated", False):
         return None
@@ -197,6 +229,7 @@ def panel(user, consultation: Consultation) -> dict:
     data = {
         "topic": topic_for_consultation(consultation),
         "counts": attendance_counts(consultation),
+        "roll": attendance_roll(user, consultation),
         "mine": my_attendance(user, consultation),
         "can_attend": can_attend(user, consultation),
         "can_write": can_write_opinion(user, consultation),

@@ -180,8 +180,15 @@ def get_attendance(consultation_id):
             "consultation_id": consultation.id,
             "counts": announcement.attendance_counts(consultation),
             "mine": announcement.my_attendance(current_user, consultation),
+            **_roll(current_user, consultation),
         }
     )
+
+
+def _roll(viewer, consultation) -> dict:
+    """``roll`` (who answered what) for the chair and the community's admins only."""
+    roll = announcement.attendance_roll(viewer, consultation)
+    return {} if roll is None else {"roll": roll}
 
 
 @bp.post("/consultations/<int:consultation_id>/attendance")
