@@ -1,5 +1,6 @@
-"""The start page: a signed-in resident finds the consultations they take part in that are
-in their room now or announced, across their communities, one tap from each room."""
+"""The start page: a signed-in resident finds the consultations they may attend (those they
+take part in, and the open ones of their communities) that are in their room now or
+announced, across their communities, one tap from each room."""
 
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ def _section(page: str) -> str:
 
 
 def _world(demo):
-    """Beside the demo's live room, alice's consultations in every state and one she is
-    not in; and a second community, in Berlin's time, where she takes part too."""
+    """Beside the demo's live room, alice's consultations in every state, one she is not
+    invited to, and one open to every member; a second community, in Berlin's time, where
+    she takes part too; and a third where she is no member, with an open consultation."""
     import sqlalchemy as sa
 
     from consult.accounts.models import User
@@ -34,8 +36,10 @@ def _world(demo):
     chair = db.session.scalar(sa.select(User).where(User.username == "chair"))
     community = demo.community
 
-    def made(title, where=community, steps=("announced",), alice=True, **fields):
-        consultation = consultations.create_consultation(chair, where, title=title, **fields)
+    def made(title, where=community, steps=("announced",), alice=True, access="invited", **fields):
+        consultation = consultations.create_consultation(
+            chair, where, title=title, access=access, **fields
+        )
         if alice:
             consultations.set_participant(chair, consultation, "alice", "voter")
         for step in steps:
@@ -52,6 +56,8 @@ def _world(demo):
             Membership(community_id=berlin.id, user_id=alice.id, role="resident"),
         ]
     )
+    elsewhere = create_community(SimpleNamespace(is_site_admin=True, id=None), "far", "Far")
+    db.session.add(Membership(community_id=elsewhere.id, user_id=chair.id, role="admin"))
     db.session.commit()
     return {
         "live": demo.id,
@@ -62,6 +68,8 @@ def _world(demo):
         "draft": made("Draft", steps=()),
         "closed": made("Closed", steps=("announced", "live", "closed")),
         "not hers": made("Not hers", alice=False),
+        "open": made("Open to all", alice=False, access="open", scheduled_at=datetime(2026, 12, 4)),
+        "far": made("Far away", where=elsewhere, alice=False, access="open"),
     }
 
 
@@ -70,11 +78,13 @@ def test_a_resident_finds_their_rooms_now_and_coming_on_the_start_page(demo, aut
     auth.login("alice")
     page = client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
     cards = [(int(cid), title) for cid, title in CARD.findall(_section(page))]
-    # In the room now first; then the soonest; one with no time yet last. A draft, a closed
-    # consultation and one she is not part of are not hers to come to.
+    # In the room now first; then the soonest; one with no time yet last. One open to the
+    # members of her community is hers to come to too. A draft, a closed consultation, one
+    # she is not invited to and one open in a community she is no member of are not.
     assert [cid for cid, _ in cards] == [
         ids["live"],
         ids["soon"],
+        ids["open"],
         ids["berlin"],
         ids["later"],
         ids["unscheduled"],
@@ -109,7 +119,7 @@ def test_the_start_page_reads_the_consultations_and_their_communities_in_one_sta
     db.session.expunge_all()  # as in a request of its own: nothing read is at hand
     with statements_run() as statements:
         page = client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
-    assert len(CARD.findall(_section(page))) == 5
+    assert len(CARD.findall(_section(page))) == 6
     assert "Mitte · " in _section(page)
     # The reader, their consultations with their communities, their communities: none of
     # the cards asks for its community on its own.
@@ -123,8 +133,14 @@ def test_the_start_page_has_no_such_list_for_a_visitor_or_one_with_none(
     assert "My consultations now and coming" not in client.get("/", headers=english).get_data(
         as_text=True
     )
-    make_user("frank", community=demo.community)  # a member, in no consultation
+    # A new member, invited to nothing, may come to the demo's open room.
+    make_user("frank", community=demo.community)
     auth.login("frank", "password-123")
     page = client.get("/", headers=english).get_data(as_text=True)
+    assert [int(cid) for cid, _ in CARD.findall(_section(page))] == [demo.id]
+    auth.logout()
+    make_user("gina")  # no member of any community yet
+    auth.login("gina", "password-123")
+    page = client.get("/", headers=english).get_data(as_text=True)
     assert "My consultations now and coming" not in page
-    assert "Demo Community" in page  # their community, as before
+    assert "You are not a member of any community yet." in page

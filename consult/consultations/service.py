@@ -220,25 +220,31 @@ def visible_consultations(user, community: Community) -> list[Consultation]:
     return [c for c in db.session.scalars(query) if can_view(user, c)]
 
 
-#: What a participant is coming to: a consultation in its room now, or announced for later.
+#: What one may be coming to: a consultation in its room now, or announced for later.
 _COMING = ("live", "announced")
 
 
 def meetings_of(user, limit: int = 20) -> list[Consultation]:
-    """The consultations ``user`` takes part in that are live or announced, across their
-    communities: those in the room now first, then the soonest (unscheduled last); each
-    with its community read in the same statement. What a resident opens Yiting for."""
+    """The consultations ``user`` may attend that are live or announced, across their
+    communities (those they take part in, and the open ones of the communities they belong
+    to): those in the room now first, then the soonest (unscheduled last); each with its
+    community read in the same statement. What a resident opens Yiting for."""
     if not getattr(user, "is_authenticated", False):
         return []
+    takes_part = sa.exists().where(
+        Participant.consultation_id == Consultation.id, Participant.user_id == user.id
+    )
+    open_to_them = sa.and_(
+        Consultation.access == "open",
+        sa.exists().where(
+            Membership.community_id == Consultation.community_id, Membership.user_id == user.id
+        ),
+    )
     query = (
         sa.select(Consultation)
-        .join(
-            Participant,
-            sa.and_(Participant.consultation_id == Consultation.id, Participant.user_id == user.id),
-        )
         .join(Consultation.community)
         .options(contains_eager(Consultation.community))
-        .where(Consultation.status.in_(_COMING))
+        .where(Consultation.status.in_(_COMING), sa.or_(takes_part, open_to_them))
         .order_by(
             sa.case((Consultation.status == "live", 0), else_=1),
             Consultation.scheduled_at.is_(None),
