@@ -1,6 +1,7 @@
 """Phones and large text, in a real browser, on every page of Yiting in both languages.
 
-At 360×740 no page scrolls sideways and no visible control is smaller than 44×44 px. The
+At 360×740 no page scrolls sideways, no visible control is smaller than 44×44 px, and no
+page asks the server for anything it refuses nor shows an error in the console. The
 rule for the size of a control (WCAG 2.5.5, with the inline exception of 2.5.8):
 
 - the controls are ``a[href]``, ``button``, ``input`` (not hidden), ``select``,
