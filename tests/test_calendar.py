@@ -10,13 +10,10 @@ from icalendar import Calendar
 
 
 def _consultation(demo, status="announced", access="open", **fields):
-    import sqlalchemy as sa
-
-    from consult.accounts.models import User
+    from consult.accounts.service import find_user
     from consult.consultations import service as consultations
-    from consult.extensions import db
 
-    chair = db.session.scalar(sa.select(User).where(User.username == "chair"))
+    chair = find_user("chair")
     consultation = consultations.create_consultation(
         chair, demo.community, title="Trees, planting; the east lawn", access=access, **fields
     )

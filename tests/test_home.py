@@ -25,15 +25,13 @@ def _world(demo):
     """Beside the demo's live room, alice's consultations in every state, one she is not
     invited to, and one open to every member; a second community, in Berlin's time, where
     she takes part too; and a third where she is no member, with an open consultation."""
-    import sqlalchemy as sa
-
-    from consult.accounts.models import User
+    from consult.accounts.service import find_user
     from consult.communities.models import Membership
     from consult.communities.service import create_community
     from consult.consultations import service as consultations
     from consult.extensions import db
 
-    chair = db.session.scalar(sa.select(User).where(User.username == "chair"))
+    chair = find_user("chair")
     community = demo.community
 
     def made(title, where=community, steps=("announced",), alice=True, access="invited", **fields):
@@ -49,7 +47,7 @@ def _world(demo):
     berlin = create_community(
         SimpleNamespace(is_site_admin=True, id=None), "mitte", "Mitte", timezone="Europe/Berlin"
     )
-    alice = db.session.scalar(sa.select(User).where(User.username == "alice"))
+    alice = find_user("alice")
     db.session.add_all(
         [
             Membership(community_id=berlin.id, user_id=chair.id, role="admin"),

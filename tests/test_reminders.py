@@ -18,9 +18,9 @@ DAY_BEFORE = MEETS - timedelta(hours=20)
 
 
 def _user(username):
-    from consult.accounts.models import User
+    from consult.accounts.service import find_user
 
-    return db.session.scalar(sa.select(User).where(User.username == username))
+    return find_user(username)
 
 
 def _announce(demo, access="invited", scheduled_at=MEETS, announced_at=ANNOUNCED, people=()):

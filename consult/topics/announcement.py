@@ -229,7 +229,8 @@ def panel(user, consultation: Consultation) -> dict:
     data = {
         "topic": topic_for_consultation(consultation),
         "counts": attendance_counts(consultation),
-        "roll": attendance_roll(user, consultation),
+        # Shown only while the question is open (before the room opens).
+        "roll": attendance_roll(user, consultation) if consultation.status in BEFORE_ROOM else None,
         "mine": my_attendance(user, consultation),
         "can_attend": can_attend(user, consultation),
         "can_write": can_write_opinion(user, consultation),
