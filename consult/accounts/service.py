@@ -172,11 +172,20 @@ def _session_parts(session_id) -> tuple[int, int] | None:
     return user_id, epoch
 
 
-def session_user_id(session_id) -> int | None:
-    """The user id a session names (``"<id>:<epoch>"``), not yet checked: for reading the
-    user together with something else before :func:`load_session_user` checks it."""
+def session_user(session_id) -> tuple[int, int] | None:
+    """The user id and epoch a session names (``"<id>:<epoch>"``), not yet checked: for a
+    statement that checks the epoch itself, as :func:`load_session_user` does."""
     parts = _session_parts(session_id)
-    return parts[0] if parts and 0 < parts[0] < 2**63 else None
+    if parts is None or not 0 < parts[0] < 2**63 or not -(2**31) <= parts[1] < 2**31:
+        return None
+    return parts
+
+
+def session_user_id(session_id) -> int | None:
+    """The user id a session names, not yet checked: for reading the user together with
+    something else before :func:`load_session_user` checks it."""
+    parts = session_user(session_id)
+    return parts[0] if parts else None
 
 
 def load_session_user(session_id: str) -> User | None:

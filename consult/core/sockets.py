@@ -8,6 +8,7 @@ acknowledgement is ``{"ok": true, **result}`` or ``{"ok": false, "error": {code,
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import wraps
 
 import orjson
@@ -175,12 +176,23 @@ def _failure(error: DomainError) -> dict:
     return {"ok": False, "error": {"code": error.code, "message": error.message}}
 
 
-def socket_event(name: str, namespace: str | None = None, autocommit: bool = False):
+def socket_event(
+    name: str,
+    namespace: str | None = None,
+    autocommit: bool = False,
+    at_once: Callable[[str, dict], dict | None] | None = None,
+):
     """Register a handler that always answers through the acknowledgement.
 
     ``autocommit``: on PostgreSQL the event's statements commit on their own until it takes
     the write lock (:func:`consult.core.database.autocommit`), for a handler whose reads
-    need no common snapshot and which writes in one statement or under the lock."""
+    need no common snapshot and which writes in one statement or under the lock.
+
+    ``at_once(session_id, data)``: tried first, before the event's user is loaded, with the
+    session's Flask-Login id and the payload (a dict). It returns the answer when it could
+    do the whole event from ids alone, checking the user's session itself, or None to leave
+    the event to ``handler``, which then checks everything and tells any refusal. Its
+    failure is answered as the handler's would be."""
 
     def decorator(handler):
         EVENTS.add(name)
@@ -192,6 +204,10 @@ def socket_event(name: str, namespace: str | None = None, autocommit: bool = Fal
                 with database_turn():
                     if autocommit:
                         database.autocommit()
+                    if at_once is not None and isinstance(data, dict) and "_user_id" in session:
+                        result = at_once(session["_user_id"], data)
+                        if result is not None:
+                            return {"ok": True, **result}
                     _preload(data)
                     if not current_user.is_authenticated:
                         raise Unauthorized("unauthorized", _("Sign in to join the room."))

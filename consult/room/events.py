@@ -17,6 +17,7 @@ from consult.core import notify
 from consult.core.database import database_turn
 from consult.core.payload import parse
 from consult.core.sockets import fresh_request_state, socket_event
+from consult.errors import DomainError
 from consult.extensions import db, socketio
 
 from . import service
@@ -71,7 +72,22 @@ def room_leave(data):
     return {}
 
 
-@socket_event("message:send", autocommit=True)
+def _send_at_once(session_id, data):
+    """``message:send`` from ids alone, where the service can (see
+    :func:`service.post_message_at_once`): most messages in a live room."""
+    try:
+        form = parse(SendPayload, data)
+    except DomainError:
+        return None  # the usual way tells what is wrong
+    if form.announcement.data:
+        return None
+    message = service.post_message_at_once(
+        session_id, form.consultation_id.data, form.body.data or "", form.client_id.data
+    )
+    return None if message is None else {"message": message, "duplicate": False}
+
+
+@socket_event("message:send", autocommit=True, at_once=_send_at_once)
 def message_send(data):
     """``{consultation_id, body, client_id, announcement?}`` → ``{message, duplicate}``."""
     form = parse(SendPayload, data)

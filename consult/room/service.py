@@ -20,8 +20,9 @@ import secrets
 import threading
 import time
 import weakref
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache, wraps
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask import current_app, has_app_context
@@ -33,7 +34,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from consult import audit
 from consult.accounts.models import User
-from consult.accounts.service import find_user
+from consult.accounts.service import find_user, session_user
 from consult.communities.service import is_member, membership
 from consult.consultations import service as consultations
 from consult.consultations.models import PARTICIPANT_ROLES, STATUSES, Consultation, Participant
@@ -919,7 +920,7 @@ _ADVANCE_ROOM = (
 _NEW_MESSAGE_ADVANCING = _NEW_MESSAGE.add_cte(_ADVANCE_ROOM.cte("advanced"))
 
 
-def _checked_new_message():
+def _checked_new_message(speaker: bool = False):
     """PostgreSQL: a message's checks and write in one statement (one round trip), which
     writes nothing that fails them.
 
@@ -929,7 +930,12 @@ def _checked_new_message():
     the room's row and advances it only if those pass and the floor lets the author speak
     (``moderator``: they run the room); the ``INSERT`` takes that ``seq`` and does nothing
     if a resend raced it. The answer has the checks and the room's floor as read, for the
-    caller to tell a refusal; one row, whatever happened."""
+    caller to tell a refusal; one row, whatever happened.
+
+    With ``speaker`` the author's standing is checked too, as :data:`_SPEAKER_STANDING`
+    reads it (their session's ``epoch`` is the user's, they take part in the room with a
+    role that speaks), and the answer has their ``username``, ``display_name`` and
+    ``role``: for :func:`post_message_at_once`, which passes ``moderator`` false."""
     from sqlalchemy.dialects.postgresql import insert
 
     room, table = RoomState.__table__, Message.__table__
@@ -947,18 +953,23 @@ def _checked_new_message():
             sa.or_(room.c.floor_until.is_(None), room.c.floor_until > at),
         ),
     )
+    passed = [
+        sa.exists().where(
+            checks.c.stored_id.is_(None),
+            checks.c.status == "live",
+            sa.not_(checks.c.muted),
+            checks.c.recent < sa.bindparam("limit", type_=sa.Integer),
+        ),
+        floor_lets_speak,
+    ]
+    standing = None
+    if speaker:
+        standing = _speaker(sa.select(User.username, User.display_name, Participant.role))
+        standing = standing.where(Participant.role.in_(SPEAKING_ROLES)).cte("standing")
+        passed.append(sa.exists(standing.select()))
     advanced = (
         sa.update(room)
-        .where(
-            room.c.consultation_id == sa.bindparam("room"),
-            sa.exists().where(
-                checks.c.stored_id.is_(None),
-                checks.c.status == "live",
-                sa.not_(checks.c.muted),
-                checks.c.recent < sa.bindparam("limit", type_=sa.Integer),
-            ),
-            floor_lets_speak,
-        )
+        .where(room.c.consultation_id == sa.bindparam("room"), *passed)
         .values(last_seq=room.c.last_seq + 1, updated_at=at)
         .returning(room.c.last_seq)
         .cte("advanced")
@@ -981,7 +992,7 @@ def _checked_new_message():
         .returning(table.c.id)
         .cte("inserted")
     )
-    return sa.select(
+    answer = sa.select(
         sa.select(inserted.c.id).scalar_subquery().label("message_id"),
         sa.select(advanced.c.last_seq).scalar_subquery().label("taken"),
         room.c.floor_mode,
@@ -989,9 +1000,54 @@ def _checked_new_message():
         room.c.floor_until,
         checks,
     ).select_from(checks.outerjoin(room, room.c.consultation_id == sa.bindparam("room")))
+    if standing is not None:
+        answer = answer.add_columns(standing).outerjoin(standing, sa.true())
+    return answer
+
+
+def _speaker(select):
+    """``select`` from the user named by ``user`` whose session epoch is ``epoch``, joined
+    with their participation in the room ``room`` (no row where either is missing)."""
+    return (
+        select.select_from(User)
+        .join(
+            Participant,
+            sa.and_(
+                Participant.user_id == User.id, Participant.consultation_id == sa.bindparam("room")
+            ),
+        )
+        .where(User.id == sa.bindparam("user"), User.session_epoch == sa.bindparam("epoch"))
+    )
 
 
 _CHECKED_NEW_MESSAGE = _checked_new_message()
+_CHECKED_NEW_SPEECH = _checked_new_message(speaker=True)
+
+
+def _speaker_standing():
+    """SQLite, under the write lock: what :func:`post_message_at_once` decides on, read in
+    one statement: the author (their session's epoch checked) and their role in the room,
+    the room's counter and floor, and what ``_MESSAGE_CHECKS`` reads beside them."""
+    room = RoomState.__table__
+    stored, status, muted, recent = _MESSAGE_CHECKS.selected_columns[-4:]
+    return _speaker(
+        sa.select(
+            User.username,
+            User.display_name,
+            Participant.role,
+            room.c.last_seq,
+            room.c.floor_mode,
+            room.c.floor_holder_id,
+            room.c.floor_until,
+            stored.label("stored_id"),
+            status.label("status"),
+            muted.label("muted"),
+            recent.label("recent"),
+        )
+    ).join(room, room.c.consultation_id == sa.bindparam("room"))
+
+
+_SPEAKER_STANDING = _speaker_standing()
 
 
 def _store_message(state: RoomState, author: User, kind: str, body: str, client_id) -> Message:
@@ -1154,6 +1210,104 @@ def _post_at_once(actor, consultation, kind, body, client_id, since):
     # In a transaction, undo what the statement did; in autocommit nothing is open.
     db.session.rollback()
     return None, row.taken
+
+
+def _speaks_at_once(standing, user_id: int, now, limit: int) -> bool:
+    """Whether what :data:`_SPEAKER_STANDING` read lets the message in with no more asked:
+    the same conditions as :func:`_checked_new_message` with ``speaker`` and no
+    ``moderator``. :func:`post_message` makes each of these checks too, with others that
+    may let more in (a moderator on a moderated floor, a member not yet a participant):
+    nothing is let in here that it would refuse."""
+    return (
+        standing is not None
+        and standing.role in SPEAKING_ROLES
+        and standing.stored_id is None
+        and standing.status == "live"
+        and not standing.muted
+        and standing.recent < limit
+        and (standing.floor_mode != "moderated" or _holds_floor(standing, user_id, now))
+    )
+
+
+@_writer
+def post_message_at_once(session_id, consultation_id: int, body, client_id) -> dict | None:
+    """An ordinary message to a live room (not an announcement), checked and written from
+    ids alone, the user's and the room's: nothing is loaded first. Returns what the room
+    is told (as :func:`post_message`'s ``announced``), or None, having written nothing,
+    for :func:`post_message` to decide on and tell why.
+
+    It takes only what is surely allowed, read in one statement (on PostgreSQL, the one
+    that writes): the session's user, with the epoch their session was given (as
+    Flask-Login's loader checks), takes part in the room with a role that speaks; the room
+    is live; the message is valid, new, not muted, within the rate, and the floor is open
+    or theirs. Anything else — a moderator on a moderated floor, a member not yet a
+    participant, a resend, the room's first message, any refusal — goes the usual way.
+    The usual way loads the user, the consultation, their place in it and its community
+    as objects before it checks: in process a message took 0.86 ms that way and 0.55 ms
+    this way, and in a live room of 100 that loading was the largest part of the time
+    before the room heard a message (docs/performance.md)."""
+    reader = session_user(session_id)
+    if reader is None:
+        return None
+    try:
+        text, client_id = _clean_body(body), _clean_client_id(client_id)
+    except Invalid:
+        return None
+    user_id, epoch = reader
+    at = utcnow()
+    values = {
+        "room": consultation_id,
+        "user": user_id,
+        "author": user_id,
+        "epoch": epoch,
+        "message_kind": "message",
+        "text": text,
+        "client": client_id,
+        "client_id": client_id,
+        "at": at,
+        "since": at - timedelta(seconds=_config("ROOM_RATE_LIMIT_SECONDS")),
+        "limit": _config("ROOM_RATE_LIMIT_COUNT"),
+        "moderator": False,
+    }
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        # In autocommit (the event's): the statement wrote all or nothing.
+        standing = connection.execute(_CHECKED_NEW_SPEECH, values).one()
+        if standing.message_id is None:
+            if standing.taken is not None:
+                _give_back(consultation_id, standing.taken)
+            return None
+        message_id, values["next_seq"] = standing.message_id, standing.taken
+    else:
+        lock_for_write()
+        standing = connection.execute(_SPEAKER_STANDING, values).first()
+        if not _speaks_at_once(standing, user_id, at, values["limit"]):
+            db.session.rollback()  # the write lock is let go
+            return None
+        values["next_seq"] = standing.last_seq + 1
+        message_id = connection.execute(_NEW_MESSAGE, values).scalar_one()
+        connection.execute(_ADVANCE_ROOM, values)
+    db.session.commit()
+    written = _Written(message_id, values["next_seq"], consultation_id, text, client_id, at)
+    author = {"username": standing.username, "display_name": standing.display_name}
+    announced = _message_data(written, {**author, "role": standing.role}, None, False)
+    notify.announce("message:new", announced, room=notify.room_name(consultation_id))
+    return announced
+
+
+class _Written(NamedTuple):
+    """A message just written by :func:`post_message_at_once`, as :func:`_message_data`
+    reads one."""
+
+    id: int
+    seq: int
+    consultation_id: int
+    body: str
+    client_id: str | None
+    created_at: datetime
+    kind: str = "message"
+    hidden: bool = False
+    meta: None = None
 
 
 #: Where a resend raced its original on PostgreSQL, the number the counter gave it, given
