@@ -472,6 +472,59 @@ def test_a_message_on_postgresql_is_one_statement(pg_app):
     assert _room_counts(room)[1] == message.seq
 
 
+def test_a_resend_racing_its_original_from_ids_stores_one_message(any_room):
+    """As ``message:send`` posts (from ids first, the usual way where that declines), the
+    same message sent twice at once: one is stored, both answers are that message, and the
+    room's numbers stay contiguous (a number the losing resend's statement took on
+    PostgreSQL is given back)."""
+    from consult.core import database as databases
+
+    app, room = any_room
+    app.config["ROOM_RATE_LIMIT_COUNT"] = 100
+    cid = room.id
+    erin = user("erin")
+    session_id = f"{erin.id}:{erin.session_epoch}"
+    answers, ways = [], []
+    start = threading.Barrier(2)
+
+    def sender(_):
+        try:
+            for n in range(30):
+                start.wait()
+                databases.autocommit()
+                body, client_id = f"hello {n}", f"twin-{n}"
+                told = service.post_message_at_once(session_id, cid, body, client_id)
+                if told is not None:
+                    answers.append((n, told["uid"]))
+                    ways.append("ids")
+                else:
+                    room = consultations.get_consultation(cid)
+                    message = service.post_message(user("erin"), room, body, client_id)
+                    answers.append((n, message.id))
+                    ways.append("usual")
+                db.session.remove()
+        except Exception:
+            start.abort()  # the other sender stops waiting too
+            raise
+
+    assert in_threads(app, sender, 1, 2) == []
+    stored = db.session.execute(
+        sa.select(Message.client_id, Message.id).where(Message.client_id.like("twin-%"))
+    ).all()
+    assert len(stored) == 30
+    ids = dict(stored)
+    assert sorted(answers) == sorted((n, ids[f"twin-{n}"]) for n in range(30) for _ in range(2))
+    assert ways.count("ids") >= 29  # the room's first message, at most, goes the usual way
+    assert ways.count("usual") >= 30  # every resend does
+    seqs = list(
+        db.session.scalars(
+            sa.select(Message.seq).where(Message.consultation_id == cid).order_by(Message.seq)
+        )
+    )
+    assert seqs == list(range(1, len(seqs) + 1))  # no number lost to a resend
+    assert _room_counts(db.session.get(type(room), cid))[1] == seqs[-1]
+
+
 @pytest.mark.parametrize("autocommit", [False, True], ids=["transaction", "autocommit"])
 def test_a_resend_racing_its_original_stores_one_message_on_postgresql(pg_app, autocommit):
     """The same message sent twice at once (a client resending while the first is still in
