@@ -322,7 +322,16 @@ SIGNALS = """
   };
   const shown = (el) => el.checkVisibility({ checkVisibilityCSS: true });
   const problems = [];
-  const counts = { statuses: 0, choices: 0, rows: 0 };
+  const counts = { statuses: 0, choices: 0, rows: 0, folds: 0 };
+  // A folded part shows that it opens: the browser's own marker, or one drawn before it.
+  for (const el of document.querySelectorAll("details > summary")) {
+    if (!shown(el)) continue;
+    counts.folds++;
+    const marker = getComputedStyle(el, "::before").content;
+    const drawn = marker && !["none", "normal", '""'].includes(marker);
+    if (!drawn && getComputedStyle(el).display !== "list-item")
+      problems.push(`a folded part that does not show it opens: ${el.outerHTML.slice(0, 120)}`);
+  }
   const signals = ".badge, span[class*='status-'], .vote-result, .presence-marker, .connection, "
     + ".motion-state, .topic-status, .msg-tag";
   for (const el of document.querySelectorAll(signals)) {
@@ -387,7 +396,7 @@ def test_every_page_has_no_serious_axe_violations(world, people, who, lang):
     started = time.monotonic()
     page = people.page(who, lang)
     blocking, others, checked = [], [], []
-    seen = {"statuses": 0, "choices": 0, "rows": 0}
+    seen = {"statuses": 0, "choices": 0, "rows": 0, "folds": 0}
     for name, path in world.pages(who):
         visit(page, world.base + path)
         assert page.get_attribute("html", "lang") == HTML_LANG[lang], (name, lang)
@@ -413,5 +422,36 @@ def test_every_page_has_no_serious_axe_violations(world, people, who, lang):
     # the signals were there to check: statuses everywhere, and the open vote's ballot and
     # chart (with live results) for alice, who has a vote
     assert seen["statuses"] >= 10, seen
+    if who != "visitor":
+        assert seen["folds"] >= 3, seen
     if who == "alice":
         assert seen["choices"] >= 3 and seen["rows"] >= 3, seen
+
+
+def test_a_folded_part_shows_that_it_opens_and_that_it_is_open(world, people):
+    """Before a folded part's title is a triangle (the browser's own is gone with the flex
+    box the title is laid out in): pointing right while the part is closed, turned down
+    once a tap opens it; with reduced motion, at once. It is not read aloud."""
+    page = people.page("chair", "en")
+    page.emulate_media(reduced_motion="reduce")
+    visit(page, f"{world.base}/consultations/{world.ids['live']}")
+    wait_for_room(page)
+    summary = page.locator("details > summary", has_text="Details, agenda").first
+
+    def marker():
+        return summary.evaluate(
+            "(el) => { const s = getComputedStyle(el, '::before');"
+            " return [s.content, s.transform, s.transitionDuration]; }"
+        )
+
+    content, closed, duration = marker()
+    assert content.startswith('"▸"') and content.endswith('/ ""'), content
+    assert (closed, duration) == ("none", "0s")
+    summary.click()
+    assert summary.evaluate("(el) => el.parentElement.open") is True
+    _, opened, _ = marker()
+    # rotate(90deg): cos 0, sin 1
+    values = [float(v) for v in opened.removeprefix("matrix(").removesuffix(")").split(",")]
+    assert [round(v, 6) for v in values] == [0, 1, -1, 0, 0, 0], opened
+    assert "▸" not in summary.evaluate("(el) => el.innerText")
+    page.emulate_media(reduced_motion="no-preference")
