@@ -870,18 +870,29 @@ def test_a_message_is_checked_and_written_from_ids_without_loading_anyone(app, r
     )
 
 
-def test_a_message_the_ids_alone_do_not_allow_goes_the_usual_way(app, room):
+def test_a_message_the_ids_alone_do_not_allow_goes_the_usual_way(app, room, monkeypatch):
     """What the message's first statement does not surely allow is left to the usual way,
-    which decides and tells why: a chair on a moderated floor speaks, a voter without the
-    floor is refused, a resend is answered with the stored message."""
+    which decides and tells why: a resend is answered with the stored message, a chair on a
+    moderated floor speaks, a voter without the floor is refused."""
+    from consult.room import service as room_service
+
+    usual, post_message = [], room_service.post_message
+
+    def counted(actor, consultation, body, *args, **kwargs):
+        usual.append(body)
+        return post_message(actor, consultation, body, *args, **kwargs)
+
+    monkeypatch.setattr(room_service, "post_message", counted)
     chair, alice = connect(app, "chair", via="token"), connect(app, "alice", via="token")
+    assert ack(alice, "room:join", {"consultation_id": room})["ok"]  # the room's row
     first = send(alice, room, "first", "usual-1")
-    assert first["ok"] is True
+    assert first["ok"] is True and usual == []
     again = send(alice, room, "first", "usual-1")
     assert again["duplicate"] is True and again["message"]["id"] == first["message"]["id"]
     assert ack(chair, "floor:mode", {"consultation_id": room, "mode": "moderated"})["ok"]
     assert send(chair, room, "the chair speaks", "usual-2")["ok"] is True
     assert error_code(send(alice, room, "may I?", "usual-3")) == "floor_not_held"
+    assert usual == ["first", "the chair speaks", "may I?"]
     db.session.remove()
     bodies = db.session.scalars(
         sa.select(Message.body)
@@ -959,8 +970,8 @@ def test_a_message_on_postgresql_is_one_round_trip_in_autocommit(pg_app, monkeyp
     before = counts()
     db.session.remove()
     with statements_and_transactions() as run:
-        answer = send(client, cid, "two round trips", "pg-auto-1")
-    assert answer["ok"] is True and answer["message"]["body"] == "two round trips", answer
+        answer = send(client, cid, "one round trip", "pg-auto-1")
+    assert answer["ok"] is True and answer["message"]["body"] == "one round trip", answer
     assert answer["message"]["author"]["role"] == "voter"
     assert [(autocommit, status) for _, autocommit, status in run] == [(True, "IDLE")]
     assert run[0][0].startswith("WITH checks AS"), run[0][0]
