@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from consult.accounts.service import find_user
 from consult.consultations import service as consultations
+from consult.consultations.models import PARTICIPANT_ROLES, STATUSES
 from consult.errors import DomainError
 from consult.extensions import db
 from consult.room import service
@@ -567,3 +571,158 @@ def test_a_resend_racing_its_original_stores_one_message_on_postgresql(pg_app, a
     )
     assert seqs == list(range(1, len(seqs) + 1))  # no number lost to a resend
     assert _room_counts(db.session.get(Consultation, cid))[1] == seqs[-1]
+
+
+def _one_thing_off(**changed):
+    """An example where everything lets a voter speak but what ``changed`` says: each
+    condition of the way from ids is met alone at least once, however the rest is drawn."""
+    base = dict(
+        role="voter", status="live", muted=False, floor="open", at_limit=False, resend=False,
+        stale=False,
+    )  # fmt: skip
+    return example(**{**base, **changed})
+
+
+FLOORS = {
+    "open": ("open", None, 60),
+    "held": ("moderated", "erin", 60),
+    "someone else's": ("moderated", "bob", 60),
+    "run out": ("moderated", "erin", -1),
+}
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    role=st.sampled_from([None, *PARTICIPANT_ROLES]),
+    status=st.sampled_from(list(STATUSES)),
+    muted=st.booleans(),
+    floor=st.sampled_from(list(FLOORS)),
+    at_limit=st.booleans(),
+    resend=st.booleans(),
+    stale=st.booleans(),
+)
+@_one_thing_off(role="observer")
+@_one_thing_off(role=None)
+@_one_thing_off(role="chair", floor="someone else's")
+@_one_thing_off(status="closed")
+@_one_thing_off(status="announced")
+@_one_thing_off(muted=True)
+@_one_thing_off(floor="someone else's")
+@_one_thing_off(floor="run out")
+@_one_thing_off(floor="held")
+@_one_thing_off(at_limit=True)
+@_one_thing_off(resend=True)
+@_one_thing_off(stale=True)
+@_one_thing_off()
+def test_the_way_from_ids_lets_in_only_what_the_usual_way_lets_in(
+    app, room, role, status, muted, floor, at_limit, resend, stale
+):
+    """``message:send`` first tries the message from ids, a second statement of who may
+    speak. Whatever the author's role, the room's status, their mute, the floor, the rate
+    and the ``client_id``: it takes a message only where it may speak surely (a speaking
+    role, a live room, no mute, an open floor or theirs, within the rate, a new message, a
+    session not ended), and never one the usual way would refuse or answer as a resend."""
+    from consult.consultations.models import Consultation, Participant
+    from consult.core.time import utcnow
+    from consult.room.models import RoomMute
+
+    cid = sa.inspect(room).identity[0]  # the fixture's object outlives each example's session
+    service._ensure_state(cid)
+    db.session.commit()
+    if db.session.scalar(sa.select(Message.id).where(Message.client_id == "erin-stored")) is None:
+        db.session.remove()
+        room = consultations.get_consultation(cid)
+        service.post_message(user("erin"), room, "stored", "erin-stored")
+
+    # The state this example is about, written as it is.
+    now, erin, bob = utcnow(), user("erin"), user("bob")
+    db.session.execute(
+        sa.delete(Participant).where(
+            Participant.consultation_id == cid, Participant.user_id == erin.id
+        )
+    )
+    if role is not None:
+        db.session.add(Participant(consultation_id=cid, user_id=erin.id, role=role))
+    db.session.execute(sa.update(Consultation).where(Consultation.id == cid).values(status=status))
+    db.session.execute(
+        sa.delete(RoomMute).where(RoomMute.consultation_id == cid, RoomMute.user_id == erin.id)
+    )
+    if muted:
+        db.session.add(RoomMute(consultation_id=cid, user_id=erin.id, muted_by_id=bob.id))
+    mode, holder, seconds = FLOORS[floor]
+    db.session.execute(
+        sa.update(RoomState)
+        .where(RoomState.consultation_id == cid)
+        .values(
+            floor_mode=mode,
+            floor_holder_id=user(holder).id if holder else None,
+            floor_until=now + timedelta(seconds=seconds) if holder else None,
+        )
+    )
+    db.session.commit()
+    window = app.config["ROOM_RATE_LIMIT_SECONDS"]
+    recent = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Message)
+        .where(Message.author_id == erin.id, Message.created_at > now - timedelta(seconds=window))
+    )
+    app.config["ROOM_RATE_LIMIT_COUNT"] = recent if at_limit else recent + 1
+    client_id = "erin-stored" if resend else f"new-{time.monotonic_ns()}"
+    erin_id, name = erin.id, erin.display_name
+    session_id = f"{erin_id}:{erin.session_epoch + (1 if stale else 0)}"
+
+    def undo(message_id):
+        """The message just written, and its number, taken back: the next way meets the
+        same state."""
+        db.session.execute(sa.delete(Message).where(Message.id == message_id))
+        db.session.execute(
+            sa.update(RoomState)
+            .where(RoomState.consultation_id == cid)
+            .values(last_seq=RoomState.last_seq - 1)
+        )
+        db.session.commit()
+
+    db.session.remove()
+    told = service.post_message_at_once(session_id, cid, "a message", client_id)
+    db.session.remove()
+    if told is not None:
+        undo(told["uid"])
+    db.session.execute(
+        sa.delete(Participant).where(
+            Participant.consultation_id == cid, Participant.user_id == erin_id
+        )
+    )  # as it was, where the usual way would make a member a participant
+    if role is not None:
+        db.session.add(Participant(consultation_id=cid, user_id=erin_id, role=role))
+    db.session.commit()
+    db.session.remove()
+    try:
+        message = service.post_message(
+            user("erin"), consultations.get_consultation(cid), "a message", client_id
+        )
+    except DomainError:
+        let_in = False
+    else:
+        let_in = not message.duplicate
+        if let_in:
+            undo(message.id)
+
+    surely = (
+        role in service.SPEAKING_ROLES
+        and status == "live"
+        and not muted
+        and floor in ("open", "held")
+        and not at_limit
+        and not resend
+        and not stale
+    )
+    assert (told is not None) == surely
+    if told is not None:
+        assert let_in, "the way from ids took a message the usual way refuses"
+        assert told["author"] == {
+            "username": "erin",
+            "display_name": name,
+            "role": role,
+        }
