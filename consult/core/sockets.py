@@ -215,7 +215,6 @@ def socket_event(
                         data = {}
                     if not isinstance(data, dict):
                         raise BadRequest("bad_payload", _("The event data must be an object."))
-                    g.socket_sid = request.sid
                     result = handler(data) or {}
                     return {"ok": True, **result}
             except DomainError as error:
