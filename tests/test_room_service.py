@@ -476,70 +476,10 @@ def test_a_message_on_postgresql_is_one_statement(pg_app):
     assert _room_counts(room)[1] == message.seq
 
 
-def test_a_resend_racing_its_original_from_ids_stores_one_message(any_room):
-    """As ``message:send`` posts (from ids first, the usual way where that declines), the
-    same message sent twice at once: one is stored, both answers are that message, and the
-    room's numbers stay contiguous (a number the losing resend's statement took on
-    PostgreSQL is given back)."""
-    from consult.core import database as databases
-
-    app, room = any_room
-    app.config["ROOM_RATE_LIMIT_COUNT"] = 100
-    cid = room.id
-    erin = user("erin")
-    session_id = f"{erin.id}:{erin.session_epoch}"
-    answers, ways = [], []
-    start = threading.Barrier(2)
-
-    def sender(_):
-        try:
-            for n in range(30):
-                start.wait()
-                databases.autocommit()
-                body, client_id = f"hello {n}", f"twin-{n}"
-                told = service.post_message_at_once(session_id, cid, body, client_id)
-                if told is not None:
-                    answers.append((n, told["uid"]))
-                    ways.append("ids")
-                else:
-                    room = consultations.get_consultation(cid)
-                    message = service.post_message(user("erin"), room, body, client_id)
-                    answers.append((n, message.id))
-                    ways.append("usual")
-                db.session.remove()
-        except Exception:
-            start.abort()  # the other sender stops waiting too
-            raise
-
-    assert in_threads(app, sender, 1, 2) == []
-    stored = db.session.execute(
-        sa.select(Message.client_id, Message.id).where(Message.client_id.like("twin-%"))
-    ).all()
-    assert len(stored) == 30
-    ids = dict(stored)
-    assert sorted(answers) == sorted((n, ids[f"twin-{n}"]) for n in range(30) for _ in range(2))
-    assert ways.count("ids") >= 29  # the room's first message, at most, goes the usual way
-    assert ways.count("usual") >= 30  # every resend does
-    seqs = list(
-        db.session.scalars(
-            sa.select(Message.seq).where(Message.consultation_id == cid).order_by(Message.seq)
-        )
-    )
-    assert seqs == list(range(1, len(seqs) + 1))  # no number lost to a resend
-    assert _room_counts(db.session.get(type(room), cid))[1] == seqs[-1]
-
-
-@pytest.mark.parametrize("autocommit", [False, True], ids=["transaction", "autocommit"])
-def test_a_resend_racing_its_original_stores_one_message_on_postgresql(pg_app, autocommit):
-    """The same message sent twice at once (a client resending while the first is still in
-    flight, from two connections): one is stored, both answers are that message, and the
-    room's numbers stay contiguous (in autocommit, as ``message:send`` runs, the number the
-    losing resend took is given back)."""
-    from consult.consultations.models import Consultation
-    from consult.core import database
-
-    pg_app.config["ROOM_RATE_LIMIT_COUNT"] = 100
-    cid = db.session.scalar(sa.select(Consultation.id))
+def _send_twice_at_once(app, post) -> list:
+    """``post(n)`` from two threads at once, for n up to 30 (the n-th message: body
+    ``hello n``, client_id ``twin-n``), as a client resending while the first is still in
+    flight, from two connections. Returns ``(n, the answer's message id)`` of every answer."""
     answers = []
     start = threading.Barrier(2)
 
@@ -547,17 +487,21 @@ def test_a_resend_racing_its_original_stores_one_message_on_postgresql(pg_app, a
         try:
             for n in range(30):
                 start.wait()
-                if autocommit:
-                    database.autocommit()
-                room = consultations.get_consultation(cid)
-                message = service.post_message(user("erin"), room, f"hello {n}", f"twin-{n}")
-                answers.append((n, message.id))
+                answers.append((n, post(n)))
                 db.session.remove()
         except Exception:
             start.abort()  # the other sender stops waiting too
             raise
 
-    assert in_threads(pg_app, sender, 1, 2) == []
+    assert in_threads(app, sender, 1, 2) == []
+    return answers
+
+
+def _assert_one_message_each(cid: int, answers: list) -> None:
+    """One message stored for each twin, both answers that message, and the room's numbers
+    contiguous (none lost to a resend) up to its counter."""
+    from consult.consultations.models import Consultation
+
     stored = db.session.execute(
         sa.select(Message.client_id, Message.id).where(Message.client_id.like("twin-%"))
     ).all()
@@ -571,6 +515,60 @@ def test_a_resend_racing_its_original_stores_one_message_on_postgresql(pg_app, a
     )
     assert seqs == list(range(1, len(seqs) + 1))  # no number lost to a resend
     assert _room_counts(db.session.get(Consultation, cid))[1] == seqs[-1]
+
+
+def test_a_resend_racing_its_original_from_ids_stores_one_message(any_room):
+    """As ``message:send`` posts (from ids first, the usual way where that declines), the
+    same message sent twice at once: one is stored, both answers are that message, and the
+    room's numbers stay contiguous (a number the losing resend's statement took on
+    PostgreSQL is given back)."""
+    from consult.core import database as databases
+
+    app, room = any_room
+    app.config["ROOM_RATE_LIMIT_COUNT"] = 100
+    cid = room.id
+    erin = user("erin")
+    session_id = f"{erin.id}:{erin.session_epoch}"
+    ways = []
+
+    def post(n):
+        databases.autocommit()
+        body, client_id = f"hello {n}", f"twin-{n}"
+        told = service.post_message_at_once(session_id, cid, body, client_id)
+        if told is not None:
+            ways.append("ids")
+            return told["uid"]
+        ways.append("usual")
+        message = service.post_message(
+            user("erin"), consultations.get_consultation(cid), body, client_id
+        )
+        return message.id
+
+    answers = _send_twice_at_once(app, post)
+    _assert_one_message_each(cid, answers)
+    assert ways.count("ids") >= 29  # the room's first message, at most, goes the usual way
+    assert ways.count("usual") >= 30  # every resend does
+
+
+@pytest.mark.parametrize("autocommit", [False, True], ids=["transaction", "autocommit"])
+def test_a_resend_racing_its_original_stores_one_message_on_postgresql(pg_app, autocommit):
+    """The same message sent twice at once (a client resending while the first is still in
+    flight, from two connections): one is stored, both answers are that message, and the
+    room's numbers stay contiguous (in autocommit, as ``message:send`` runs, the number the
+    losing resend took is given back)."""
+    from consult.consultations.models import Consultation
+    from consult.core import database
+
+    pg_app.config["ROOM_RATE_LIMIT_COUNT"] = 100
+    cid = db.session.scalar(sa.select(Consultation.id))
+
+    def post(n):
+        if autocommit:
+            database.autocommit()
+        room = consultations.get_consultation(cid)
+        return service.post_message(user("erin"), room, f"hello {n}", f"twin-{n}").id
+
+    _assert_one_message_each(cid, _send_twice_at_once(pg_app, post))
 
 
 def _one_thing_off(**changed):
