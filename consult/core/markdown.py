@@ -1,6 +1,7 @@
 """Markdown rendered safely: raw HTML is never passed through, links keep only safe
 schemes, and the result is sanitised once more with nh3 as a second line of defence."""
 
+import re
 from functools import lru_cache
 
 import nh3
@@ -37,8 +38,30 @@ def render(text: str | None) -> Markup:
     return _clean(_full.render(text or ""))
 
 
-@lru_cache(maxsize=8192)
+#: What makes a line more than plain text to light Markdown: a character one of its rules acts
+#: on or that HTML escapes (escapes, code, emphasis, links, autolinks, entities), a list or
+#: quote marker at the start, or space at either end (which a paragraph drops).
+_NOT_PLAIN = re.compile(r"[\\`*_\[\]<>&]|^(?:>|(?:[-+]|\d+[.)])(?: |$))|^ | $")
+
+
+def is_plain(text: str) -> bool:
+    """True where light Markdown would make ``text`` one paragraph of itself, unchanged: one
+    line of printable characters (no line break, tab, no-break space or other special
+    space) that no Markdown rule acts on. Most messages in a room are such a line."""
+    return text.isprintable() and _NOT_PLAIN.search(text) is None
+
+
 def render_light(text: str | None) -> Markup:
-    """Light Markdown for chat messages and comments. Remembered by text: the room's history
-    (up to 200 messages) is rendered again for everyone who joins, at about 0.3 ms each."""
-    return _clean(_light.render(text or ""))
+    """Light Markdown for chat messages and comments. A plain line is its own paragraph
+    without parsing: the parser and the sanitiser together went through more code than the
+    rest of a message's way into the room (docs/performance.md)."""
+    if text and is_plain(text):
+        return Markup(f"<p>{text}</p>\n")  # noqa: S704 — nothing in it is markup
+    return _render_light(text or "")
+
+
+@lru_cache(maxsize=8192)
+def _render_light(text: str) -> Markup:
+    """Remembered by text: the room's history (up to 200 messages) is rendered again for
+    everyone who joins, at about 0.3 ms each."""
+    return _clean(_light.render(text))
