@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from flask import g
 from flask.ctx import RequestContext
 from flask.sessions import SecureCookieSessionInterface
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from consult.extensions import db, socketio
 from consult.room.models import FloorOpinion, HandRaise, Message, RoomMute, RoomVisit
@@ -821,7 +823,9 @@ def test_a_message_is_checked_and_written_from_ids_without_loading_anyone(app, r
     the session's user id and the room's id: one statement reads the author (their
     session's epoch checked), their role and the room, under the write lock; two write the
     message and the counter; nothing is loaded first and the usual way is not taken. The
-    room and the author are told the same message."""
+    room and the author are told the same message. The payload, in the shape the room's page
+    sends, is read without building its form."""
+    from consult.room import events as room_events
     from consult.room import service as room_service
     from consult.room.models import RoomState
 
@@ -835,7 +839,11 @@ def test_a_message_is_checked_and_written_from_ids_without_loading_anyone(app, r
     def usual_way(*args, **kwargs):
         raise AssertionError("the usual way was taken")
 
+    def no_form(*args):
+        raise AssertionError("the payload's form was built")
+
     monkeypatch.setattr(room_service, "post_message", usual_way)
+    monkeypatch.setattr(room_events, "parse", no_form)
     db.session.remove()  # what the test has loaded is not the event's
     with statements_run() as statements:
         answer = send(alice, room, "from ids alone", "ids-1")
@@ -900,6 +908,80 @@ def test_a_message_the_ids_alone_do_not_allow_goes_the_usual_way(app, room, monk
         .order_by(Message.seq)
     ).all()
     assert bodies == ["first", "the chair speaks"]
+
+
+#: Values of every JSON kind, and client ids and texts near what their checks allow.
+PAYLOAD_VALUES = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-1, max_value=2**63)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=6)
+    | st.sampled_from(["c-1", "a" * 64, "a" * 65, "a\n", "a b", "7", "hi\x00", "\ud800", " "])
+    | st.lists(st.integers(), max_size=2)
+    | st.dictionaries(st.just("k"), st.integers(), max_size=1)
+)
+PAYLOAD_KEYS = st.sampled_from(["consultation_id", "body", "client_id", "announcement", "other"])
+
+
+def test_a_plain_payload_names_every_field_of_the_form(app):
+    """What ``message:send`` reads without its form is a payload of the form's fields only."""
+    from consult.room.events import _SEND_FIELDS
+    from consult.room.forms import SendPayload
+
+    with app.test_request_context():
+        assert set(SendPayload(meta={"csrf": False})._fields) == _SEND_FIELDS
+
+
+def _nested(depth: int):
+    return 1 if depth == 0 else [_nested(depth - 1)]
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.dictionaries(PAYLOAD_KEYS, PAYLOAD_VALUES, max_size=5)
+    | st.dictionaries(PAYLOAD_KEYS, PAYLOAD_VALUES, max_size=2).map(
+        lambda changed: {"consultation_id": 1, "body": "hi", "client_id": "c-1", **changed}
+    )
+)
+@example({"consultation_id": 1, "body": "hi", "client_id": "c-1", "announcement": False})
+@example({"consultation_id": 1, "body": "hi", "client_id": "c-1", "announcement": True})
+@example({"consultation_id": 1, "body": "hi", "client_id": "c-1", "announcement": 0})
+@example({"consultation_id": True, "body": "hi", "client_id": "c-1"})
+@example({"consultation_id": "1", "body": "hi", "client_id": "c-1"})
+@example({"consultation_id": 0, "body": "hi", "client_id": "c-1"})
+@example({"consultation_id": 2**62 + 1, "body": "hi", "client_id": "c-1"})
+@example({"consultation_id": 1, "body": "hi", "client_id": "c 1"})
+@example({"consultation_id": 1, "body": "hi\x00", "client_id": "c-1"})
+@example({"consultation_id": 1, "body": 5, "client_id": "c-1"})
+@example({"consultation_id": 1, "body": "hi", "client_id": "c-1", "other": 1})
+@example({"consultation_id": 1, "body": "hi", "client_id": "c-1", "other": _nested(9)})
+def test_a_payload_read_without_its_form_is_read_as_the_form_reads_it(app, data):
+    """``message:send`` reads a payload in the room page's shape without building its form.
+    Whatever it reads so is what the form takes, with no announcement; or, where the form
+    refuses the text itself, text the service refuses too (so that the usual way tells)."""
+    from consult.core.payload import check_text, parse
+    from consult.errors import Invalid
+    from consult.room.events import _plain_send
+    from consult.room.forms import SendPayload
+
+    with app.test_request_context():
+        plain = _plain_send(data)
+        if plain is None:
+            return
+        room_id, body, client_id = plain
+        try:
+            form = parse(SendPayload, data)
+        except Invalid as refused:
+            assert refused.code == "invalid_text", (data, refused.code)
+            with pytest.raises(Invalid):
+                check_text(body)
+            return
+        read = (form.consultation_id.data, form.body.data or "", form.client_id.data)
+        assert read == (room_id, check_text(body), client_id)
+        assert form.announcement.data is False
 
 
 def test_a_join_asks_nothing_again_that_its_first_statement_read(app, room):
