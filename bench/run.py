@@ -41,6 +41,9 @@ MODES = ["eventlet", "gevent", "threading"]
 #: pause of the server or of the clients' process decided it. With 100 messages, one slow
 #: message's deliveries are the slowest 1%, and the p99 is the slowest of the others.
 MIN_DELIVERIES = 10_000
+#: The quick run's: 100 messages in a room of 10 (one round, both rooms at once) and 20 in a
+#: room of 50 (rounds in turn), so that it goes both ways a fan-out is measured.
+QUICK_DELIVERIES = 1_000
 #: From 500 clients on, 20 messages are sent in one second and their p99 lies within one
 #: message's deliveries again: one pause of either process in that second decided it (the bare
 #: server's own p99 at 500 clients ranged 351–843 ms over four runs). Such a fan-out is measured
@@ -104,8 +107,14 @@ class Clients:
         return self
 
     def ask(self, do: str, **command) -> dict:
+        self.tell(do, **command)
+        return self.answer(do)
+
+    def tell(self, do: str, **command) -> None:
         self.process.stdin.write(json.dumps({"do": do, **command}) + "\n")
         self.process.stdin.flush()
+
+    def answer(self, do: str) -> dict:
         line = self.process.stdout.readline()
         if not line:
             raise RuntimeError(f"the clients of {self.url} exited; see {self.log}")
@@ -276,9 +285,11 @@ class Room:
             "drop_reasons": dict(self.drop_reasons),
         }
 
-    async def round(self, messages: int, rate: float) -> dict:
-        """One round of the fan-out: one client posts ``messages`` at ``rate`` per second and
-        every client should get each. Returns the latencies' p50/p99/max and deliveries/s.
+    async def round(self, messages: int, rate: float, at: float | None = None) -> dict:
+        """One round of the fan-out: one client posts ``messages`` at ``rate`` per second
+        (from ``at``, a time of :func:`time.time`, if given) and every client should get
+        each. Returns the latencies' p50/p99/max, deliveries/s and each message's last
+        arrival.
 
         This process's collector runs before the round, not during it: with a room's
         clients here a full collection took 47 ms, and the round it fell in had the highest
@@ -287,6 +298,8 @@ class Room:
         gc.collect()
         gc.disable()
         try:
+            if at is not None:
+                await asyncio.sleep(max(0.0, at - time.time()))
             return await self._round(messages, rate)
         finally:
             gc.enable()
@@ -296,6 +309,7 @@ class Room:
             mine.clear()
         sent_at: dict[str, float] = {}
         interval = 1.0 / rate
+        began = time.time()
         send_started = time.perf_counter()
         for n in range(messages):
             body = f"bench:{n}:{uuid.uuid4().hex[:8]}"
@@ -310,11 +324,18 @@ class Room:
         ]
         last = max((t for mine in self.received for t in mine.values()), default=send_started)
         return {
+            "began": round(began, 4),  # when its first message was sent, and
+            "ended": round(began + last - send_started, 4),  # its last arrived (time.time())
             "delivered": len(latencies),
             "p50_ms": round(percentile(latencies, 0.50), 1),
             "p99_ms": round(percentile(latencies, 0.99), 1),
             "max_ms": round(max(latencies, default=float("nan")), 1),
             "deliveries_per_s": round(len(latencies) / max(1e-6, last - send_started), 1),
+            # each message's time until its last client had it, in the order sent
+            "last_arrival_ms": [
+                round((max((m[b] for m in self.received if b in m), default=t) - t) * 1000, 1)
+                for b, t in sent_at.items()
+            ],
         }
 
     async def close(self) -> None:
@@ -649,10 +670,10 @@ def rounds_for(args, messages: int) -> int:
 
 def messages_for(args, size: int) -> int:
     """How many messages the fan-out at ``size`` clients sends: ``--messages`` if given, else
-    20 and more in a small room (``MIN_DELIVERIES``)."""
+    20 and more in a small room (``MIN_DELIVERIES``, ``QUICK_DELIVERIES`` in the quick run)."""
     if args.messages:
         return args.messages
-    return max(20, -(-MIN_DELIVERIES // size))
+    return max(20, -(-(QUICK_DELIVERIES if args.quick else MIN_DELIVERIES) // size))
 
 
 def side_by_side(args, mode, sizes, voters, env, tokens, log, kind) -> tuple[list, dict | None]:
@@ -674,12 +695,7 @@ def side_by_side(args, mode, sizes, voters, env, tokens, log, kind) -> tuple[lis
             time.sleep(0.6)  # the joins' presence news (every 0.5 s) has gone out
             first = {name: clients.ask("first")["ms"] for name, clients in rooms.items()}
             messages = messages_for(args, size)
-            measured: dict[str, list[dict]] = {name: [] for name in rooms}
-            for turn in range(rounds_for(args, messages)):
-                for name in list(rooms)[:: 1 if turn % 2 == 0 else -1]:
-                    measured[name].append(
-                        rooms[name].ask("round", messages=messages, rate=args.rate)
-                    )
+            measured = measure(args, rooms, messages)
             row = {
                 name: fan_out_row(clients.ask("standing"), messages, measured[name], first[name])
                 for name, clients in rooms.items()
@@ -695,6 +711,32 @@ def side_by_side(args, mode, sizes, voters, env, tokens, log, kind) -> tuple[lis
                 voters=voters,
             )  # fmt: skip
     return rows, burst
+
+
+def measure(args, rooms: dict[str, Clients], messages: int) -> dict[str, list[dict]]:
+    """Each room's rounds of a fan-out of ``messages``, by room.
+
+    A fan-out in one round (100 messages or more: a room of 100) has both rooms at once,
+    their messages interleaved: the bare server's are sent halfway between Yiting's, so
+    that both meet the same moments of a machine whose speed changes within a second (in
+    turn, one room's five seconds could be slower than the other's throughout). A message
+    reaches a room of 100 in 4–6 ms of the 25 between the two rooms' messages. Larger
+    rooms, whose messages take up to a few hundred ms to reach everyone and would overlap,
+    are measured in rounds taken in turn (bare, Yiting; Yiting, bare; …)."""
+    measured: dict[str, list[dict]] = {name: [] for name in rooms}
+    rounds = rounds_for(args, messages)
+    if rounds == 1:
+        at = time.time() + 0.5  # once each clients' process has collected its garbage
+        for n, clients in enumerate(rooms.values()):
+            offset = n / (len(rooms) * args.rate)
+            clients.tell("round", messages=messages, rate=args.rate, at=at + offset)
+        for name, clients in rooms.items():
+            measured[name].append(clients.answer("round"))
+        return measured
+    for turn in range(rounds):
+        for name in list(rooms)[:: 1 if turn % 2 == 0 else -1]:
+            measured[name].append(rooms[name].ask("round", messages=messages, rate=args.rate))
+    return measured
 
 
 def fan_out_row(standing: dict, messages: int, measured: list[dict], first_ms: float) -> dict:
@@ -760,7 +802,9 @@ def main(argv=None) -> int:
     parser.add_argument("--voters", type=int, default=None, help="vote burst size (0: skip)")
     parser.add_argument("--outcomes", type=int, default=None, help="notice board size")
     parser.add_argument("--seconds", type=float, default=None, help="per notice page load")
-    parser.add_argument("--rate", type=float, default=20.0, help="messages per second")
+    parser.add_argument(
+        "--rate", type=float, default=None, help="messages per second (20; quick run 50)"
+    )
     parser.add_argument(
         "--rounds", type=int, default=3,
         help="rounds of a fan-out of fewer than 100 messages (its figures: their median)",
@@ -778,10 +822,10 @@ def main(argv=None) -> int:
         return 0
     args.modes = args.modes.split(",")
     args.databases = args.databases.split(",")
-    default_sizes = "20" if args.quick else "100,500,1000"
+    default_sizes = "10,50" if args.quick else "100,500,1000"
     args.sizes = [int(s) for s in (args.sizes or default_sizes).split(",")]
-    if args.quick:
-        args.messages = args.messages or 5
+    if args.rate is None:
+        args.rate = 50.0 if args.quick else 20.0
     if args.outcomes is None:
         args.outcomes = 200 if args.quick else 10_000
     if args.seconds is None:

@@ -1,10 +1,12 @@
 """The benchmark's quick run, so that it cannot rot: every message delivered in every
-round, the vote tally exact, the notice board answering — on SQLite and on PostgreSQL."""
+round, measured both ways (both rooms at once, and in turn), the vote tally exact, the
+notice board answering — on SQLite and on PostgreSQL."""
 
 import json
 import subprocess
 import sys
 import tempfile
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -32,18 +34,36 @@ def test_quick_benchmark_runs_and_counts_right(tmp_path):
     assert left_behind() - before == set()  # a run with no failure removes what it made
     assert "vote burst" in run.stdout and "notice list" in run.stdout
     results = json.loads(out.read_text())
-    assert {row["database"] for row in results["fan_out"]} == {"sqlite", "postgres"}
-    for row in results["fan_out"]:
+    rows = results["fan_out"]
+    assert sorted((row["database"], row["yiting"]["clients"]) for row in rows) == [
+        ("postgres", 10), ("postgres", 50), ("sqlite", 10), ("sqlite", 50)
+    ]  # fmt: skip
+    for row in rows:
         for server in ("yiting", "bare"):
             measured = row[server]
             assert measured["delivered"] == measured["expected"] > 0, row
             assert measured["dropped_connections"] == 0, row
-            # 5 messages a round: measured in 3 rounds, each figure their median
             rounds = measured["each_round"]
-            assert measured["rounds"] == len(rounds) == 3, row
-            assert [r["delivered"] for r in rounds] == [5 * measured["clients"]] * 3, row
-            for figure in ("p50_ms", "p99_ms", "deliveries_per_s"):
-                assert measured[figure] == sorted(r[figure] for r in rounds)[1], row
+            for r in rounds:
+                assert r["delivered"] == measured["messages"] * measured["clients"], row
+                assert len(r["last_arrival_ms"]) == measured["messages"], row
+                assert max(r["last_arrival_ms"]) == r["max_ms"], row
+        yiting, bare = row["yiting"]["each_round"], row["bare"]["each_round"]
+        if row["yiting"]["clients"] == 10:
+            # 100 messages: one round, both rooms at once (their messages interleaved)
+            assert row["yiting"]["messages"] == row["bare"]["messages"] == 100, row
+            assert len(yiting) == len(bare) == 1, row
+            assert bare[0]["began"] < yiting[0]["ended"] and yiting[0]["began"] < bare[0]["ended"]
+        else:
+            # 20 messages: three rounds in turn (bare, Yiting; Yiting, bare; bare, Yiting),
+            # each figure their median
+            assert row["yiting"]["messages"] == 20 and len(yiting) == len(bare) == 3, row
+            turns = sorted([*yiting, *bare], key=lambda r: r["began"])
+            assert [r in yiting for r in turns] == [False, True, True, False, False, True]
+            assert all(a["ended"] < b["began"] for a, b in pairwise(turns)), row
+            for measured in (row["yiting"], row["bare"]):
+                for figure in ("p50_ms", "p99_ms", "deliveries_per_s"):
+                    assert measured[figure] == sorted(r[figure] for r in measured["each_round"])[1]
         ratio = row["yiting"]["p99_ms"] / row["bare"]["p99_ms"]
         assert row["ratio_p99"] == round(ratio, 2), row
     assert len(results["vote_burst"]) == 2
