@@ -86,6 +86,9 @@ def from_environment() -> dict:
         # The server makes Python's full garbage collection this often, and Python makes
         # none by itself (0: Python's own rule; see core/collector.py).
         "FULL_COLLECTION_SECONDS": float(os.environ.get("FULL_COLLECTION_SECONDS", 60)),
+        # On SQLite the server copies the log into the database file this often, in a thread
+        # of its own, and no commit does (0: SQLite's own rule; see core/checkpoints.py).
+        "SQLITE_CHECKPOINT_SECONDS": float(os.environ.get("SQLITE_CHECKPOINT_SECONDS", 2)),
         # Those who may attend a meeting are reminded this long before it (0: never), and
         # the server looks for meetings to remind of this often (consult/topics/reminders.py).
         "REMINDER_HOURS": float(os.environ.get("REMINDER_HOURS", 24)),
