@@ -184,15 +184,16 @@ def socket_event(
 ):
     """Register a handler that always answers through the acknowledgement.
 
-    ``autocommit``: on PostgreSQL the event's statements commit on their own until it takes
+    ``autocommit``: on PostgreSQL the handler's statements commit on their own until it takes
     the write lock (:func:`consult.core.database.autocommit`), for a handler whose reads
     need no common snapshot and which writes in one statement or under the lock.
 
     ``at_once(session_id, data)``: tried first, before the event's user is loaded, with the
     session's Flask-Login id and the payload (a dict). It returns the answer when it could
     do the whole event from ids alone, checking the user's session itself, or None to leave
-    the event to ``handler``, which then checks everything and tells any refusal. Its
-    failure is answered as the handler's would be."""
+    the event to ``handler``, which then checks everything and tells any refusal. It
+    chooses its own way to the database (``autocommit`` is the handler's). Its failure is
+    answered as the handler's would be."""
 
     def decorator(handler):
         EVENTS.add(name)
@@ -202,12 +203,12 @@ def socket_event(
             fresh_request_state()
             try:
                 with database_turn():
-                    if autocommit:
-                        database.autocommit()
                     if at_once is not None and isinstance(data, dict) and "_user_id" in session:
                         result = at_once(session["_user_id"], data)
                         if result is not None:
                             return {"ok": True, **result}
+                    if autocommit:
+                        database.autocommit()
                     _preload(data)
                     if not current_user.is_authenticated:
                         raise Unauthorized("unauthorized", _("Sign in to join the room."))

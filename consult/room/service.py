@@ -39,7 +39,12 @@ from consult.communities.service import is_member, membership
 from consult.consultations import service as consultations
 from consult.consultations.models import PARTICIPANT_ROLES, STATUSES, Consultation, Participant
 from consult.core import notify
-from consult.core.database import commit_keeping_loaded, dialect_insert, lock_for_write
+from consult.core.database import (
+    autocommit_connection,
+    commit_keeping_loaded,
+    dialect_insert,
+    lock_for_write,
+)
 from consult.core.markdown import render_light
 from consult.core.payload import check_text
 from consult.core.time import isoformat, utcnow
@@ -1269,16 +1274,18 @@ def post_message_at_once(session_id, consultation_id: int, body, client_id) -> d
         "limit": _config("ROOM_RATE_LIMIT_COUNT"),
         "moderator": False,
     }
-    connection = db.session.connection()
-    if connection.dialect.name == "postgresql":
-        # In autocommit (the event's): the statement wrote all or nothing.
-        standing = connection.execute(_CHECKED_NEW_SPEECH, values).one()
-        if standing.message_id is None:
-            if standing.taken is not None:
-                _give_back(consultation_id, standing.taken)
-            return None
+    engine = db.engine
+    if engine.dialect.name == "postgresql":
+        # In autocommit, outside the session: the statement wrote all or nothing.
+        with autocommit_connection(engine) as connection:
+            standing = connection.execute(_CHECKED_NEW_SPEECH, values).one()
+            if standing.message_id is None:
+                if standing.taken is not None:
+                    _give_back(consultation_id, standing.taken, connection)
+                return None
         message_id, values["next_seq"] = standing.message_id, standing.taken
     else:
+        connection = db.session.connection()
         lock_for_write()
         standing = connection.execute(_SPEAKER_STANDING, values).first()
         if not _speaks_at_once(standing, user_id, at, values["limit"]):
@@ -1287,7 +1294,7 @@ def post_message_at_once(session_id, consultation_id: int, body, client_id) -> d
         values["next_seq"] = standing.last_seq + 1
         message_id = connection.execute(_NEW_MESSAGE, values).scalar_one()
         connection.execute(_ADVANCE_ROOM, values)
-    db.session.commit()
+        db.session.commit()
     written = _Written(message_id, values["next_seq"], consultation_id, text, client_id, at)
     author = {"username": standing.username, "display_name": standing.display_name}
     announced = _message_data(written, {**author, "role": standing.role}, None, False)
@@ -1326,9 +1333,10 @@ _GIVE_BACK = (
 )
 
 
-def _give_back(consultation_id: int, taken: int) -> None:
-    """Under the room's lock: the counter's number ``taken`` back, if still unused and last."""
-    db.session.execute(_GIVE_BACK, {"room": consultation_id, "taken": taken})
+def _give_back(consultation_id: int, taken: int, connection=None) -> None:
+    """Under the room's lock: the counter's number ``taken`` back, if still unused and last
+    (through ``connection``, else the session)."""
+    (connection or db.session).execute(_GIVE_BACK, {"room": consultation_id, "taken": taken})
 
 
 def message_for(message: Message, viewer, consultation: Consultation) -> dict:
