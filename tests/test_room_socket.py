@@ -1079,6 +1079,34 @@ def test_a_message_on_postgresql_is_one_round_trip_in_autocommit(pg_app, monkeyp
     assert counts() == (before[0] + 2, before[1] + 2)
 
 
+def test_an_autocommit_connection_commits_each_statement_and_goes_back_as_it_came(pg_app):
+    """``autocommit_connection`` (the way a message from ids writes on PostgreSQL): each
+    statement commits on its own, seen by another connection while this one is still open;
+    the pooled connection goes back to the pool with the pool's own setting; the engine's
+    autocommitting copy is made once."""
+    from consult.consultations.models import Consultation
+    from consult.core.database import autocommit_connection
+
+    cid, _ = _room_on_postgresql(pg_app)
+    table = Consultation.__table__
+    place = sa.select(table.c.place).where(table.c.id == cid)
+    db.session.remove()
+    with autocommit_connection() as connection:
+        raw = connection.connection.driver_connection
+        assert raw.autocommit is True
+        connection.execute(sa.update(table).where(table.c.id == cid).values(place="议事厅"))
+        assert raw.info.transaction_status.name == "IDLE"  # nothing left to commit
+        with db.engine.connect() as other:
+            assert other.connection.driver_connection is not raw
+            assert other.scalar(place) == "议事厅"
+    with db.engine.connect() as again:
+        assert again.connection.driver_connection is raw  # the pool gives the last one back
+        assert raw.autocommit is False
+    with autocommit_connection() as first, autocommit_connection() as second:
+        assert first.engine is second.engine and first.engine is not db.engine
+        assert first.engine.pool is db.engine.pool
+
+
 def test_refusals_in_autocommit_write_nothing_on_postgresql(pg_app):
     """Every refusal of ``message:send`` is told with its code and leaves the room's
     messages and counter as they were, with no transaction opened for it; a resend is
