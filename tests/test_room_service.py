@@ -476,6 +476,31 @@ def test_a_message_on_postgresql_is_one_statement(pg_app):
     assert _room_counts(room)[1] == message.seq
 
 
+def test_the_message_statements_text_is_made_once():
+    """The PostgreSQL statements a message runs have no list SQLAlchemy expands into their
+    SQL on each run (an ``IN`` over bound values is rendered per run; the roles that speak
+    are values of their own), and the one from ids answers only what its caller reads."""
+    from sqlalchemy.dialects import postgresql
+
+    for statement in (service._CHECKED_NEW_SPEECH, service._CHECKED_NEW_MESSAGE):
+        compiled = statement.compile(dialect=postgresql.dialect())
+        assert "POSTCOMPILE" not in str(compiled), str(compiled)
+    speech = service._CHECKED_NEW_SPEECH.compile(dialect=postgresql.dialect())
+    spoken = set(speech.construct_params(_ANY_VALUES).values())
+    assert set(service.SPEAKING_ROLES) <= spoken
+    assert list(service._CHECKED_NEW_SPEECH.selected_columns.keys()) == [
+        "message_id", "taken", "username", "display_name", "role",
+    ]  # fmt: skip
+
+
+#: A value for every parameter the message statements name.
+_ANY_VALUES = dict.fromkeys(
+    ("room", "user", "author", "epoch", "message_kind", "text", "client", "client_id", "at",
+     "since", "limit", "moderator"),
+    0,
+)  # fmt: skip
+
+
 def _send_twice_at_once(app, post) -> list:
     """``post(n)`` from two threads at once, for n up to 30 (the n-th message: body
     ``hello n``, client_id ``twin-n``), as a client resending while the first is still in

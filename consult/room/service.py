@@ -939,8 +939,14 @@ def _checked_new_message(speaker: bool = False):
 
     With ``speaker`` the author's standing is checked too, as :data:`_SPEAKER_STANDING`
     reads it (their session's ``epoch`` is the user's, they take part in the room with a
-    role that speaks), and the answer has their ``username``, ``display_name`` and
-    ``role``: for :func:`post_message_at_once`, which passes ``moderator`` false."""
+    role that speaks), and the answer is only the new message's id, the number taken and
+    their ``username``, ``display_name`` and ``role`` (one row, whatever happened): for
+    :func:`post_message_at_once`, which passes ``moderator`` false and leaves any refusal
+    to the usual way. Its roles are written into the statement as values of their own, not
+    as a list SQLAlchemy expands into the SQL on each run: the statement's text is made once.
+    The live room runs it a message at a time, its caches cold between messages, where each
+    column and each step of SQLAlchemy's costs several times what it costs back to back
+    (docs/performance.md)."""
     from sqlalchemy.dialects.postgresql import insert
 
     room, table = RoomState.__table__, Message.__table__
@@ -970,7 +976,8 @@ def _checked_new_message(speaker: bool = False):
     standing = None
     if speaker:
         standing = _speaker(sa.select(User.username, User.display_name, Participant.role))
-        standing = standing.where(Participant.role.in_(SPEAKING_ROLES)).cte("standing")
+        speaking = [sa.literal(role) for role in SPEAKING_ROLES]
+        standing = standing.where(Participant.role.in_(speaking)).cte("standing")
         passed.append(sa.exists(standing.select()))
     advanced = (
         sa.update(room)
@@ -997,17 +1004,15 @@ def _checked_new_message(speaker: bool = False):
         .returning(table.c.id)
         .cte("inserted")
     )
-    answer = sa.select(
+    written = (
         sa.select(inserted.c.id).scalar_subquery().label("message_id"),
         sa.select(advanced.c.last_seq).scalar_subquery().label("taken"),
-        room.c.floor_mode,
-        room.c.floor_holder_id,
-        room.c.floor_until,
-        checks,
-    ).select_from(checks.outerjoin(room, room.c.consultation_id == sa.bindparam("room")))
+    )
     if standing is not None:
-        answer = answer.add_columns(standing).outerjoin(standing, sa.true())
-    return answer
+        return sa.select(*written, standing).select_from(checks.outerjoin(standing, sa.true()))
+    return sa.select(
+        *written, room.c.floor_mode, room.c.floor_holder_id, room.c.floor_until, checks
+    ).select_from(checks.outerjoin(room, room.c.consultation_id == sa.bindparam("room")))
 
 
 def _speaker(select):
