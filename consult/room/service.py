@@ -944,8 +944,8 @@ def _checked_new_message(speaker: bool = False):
     :func:`post_message_at_once`, which passes ``moderator`` false and leaves any refusal
     to the usual way. Its roles are written into the statement as values of their own, not
     as a list SQLAlchemy expands into the SQL on each run: the statement's text is made once.
-    The live room runs it a message at a time, its caches cold between messages, where each
-    column and each step of SQLAlchemy's costs several times what it costs back to back
+    The live room runs it a message at a time, each after a pause, where each column and
+    each step of SQLAlchemy's costs several times what it costs back to back
     (docs/performance.md)."""
     from sqlalchemy.dialects.postgresql import insert
 
