@@ -476,6 +476,14 @@ def test_a_message_on_postgresql_is_one_statement(pg_app):
     assert _room_counts(room)[1] == message.seq
 
 
+#: A value for every parameter the message statements name.
+_ANY_VALUES = dict.fromkeys(
+    ("room", "user", "author", "epoch", "message_kind", "text", "client", "client_id", "at",
+     "since", "limit", "moderator"),
+    0,
+)  # fmt: skip
+
+
 def test_the_message_statements_text_is_made_once():
     """The PostgreSQL statements a message runs have no list SQLAlchemy expands into their
     SQL on each run (an ``IN`` over bound values is rendered per run; the roles that speak
@@ -491,14 +499,6 @@ def test_the_message_statements_text_is_made_once():
     assert list(service._CHECKED_NEW_SPEECH.selected_columns.keys()) == [
         "message_id", "taken", "username", "display_name", "role",
     ]  # fmt: skip
-
-
-#: A value for every parameter the message statements name.
-_ANY_VALUES = dict.fromkeys(
-    ("room", "user", "author", "epoch", "message_kind", "text", "client", "client_id", "at",
-     "since", "limit", "moderator"),
-    0,
-)  # fmt: skip
 
 
 def _send_twice_at_once(app, post) -> list:

@@ -1339,8 +1339,9 @@ _GIVE_BACK = (
 
 
 def _give_back(consultation_id: int, taken: int, connection=None) -> None:
-    """Under the room's lock: the counter's number ``taken`` back, if still unused and last
-    (through ``connection``, else the session)."""
+    """The counter's number ``taken`` back, if still unused and last (through ``connection``,
+    else the session). One conditional ``UPDATE``, which locks the room's row itself: the
+    usual way calls it under the room's lock, the way from ids in autocommit with none."""
     (connection or db.session).execute(_GIVE_BACK, {"room": consultation_id, "taken": taken})
 
 
