@@ -490,10 +490,12 @@ def test_the_message_statements_text_is_made_once():
     are values of their own), and the one from ids answers only what its caller reads."""
     from sqlalchemy.dialects import postgresql
 
-    for statement in (service._CHECKED_NEW_SPEECH, service._CHECKED_NEW_MESSAGE):
-        compiled = statement.compile(dialect=postgresql.dialect())
+    speech, message = (
+        statement.compile(dialect=postgresql.dialect())
+        for statement in (service._CHECKED_NEW_SPEECH, service._CHECKED_NEW_MESSAGE)
+    )
+    for compiled in (speech, message):
         assert "POSTCOMPILE" not in str(compiled), str(compiled)
-    speech = service._CHECKED_NEW_SPEECH.compile(dialect=postgresql.dialect())
     spoken = set(speech.construct_params(_ANY_VALUES).values())
     assert set(service.SPEAKING_ROLES) <= spoken
     assert list(service._CHECKED_NEW_SPEECH.selected_columns.keys()) == [
